@@ -1,0 +1,406 @@
+"""``function``: clone the graph, rewrite it, schedule it, generate one straight-line Python
+function for it, run it, and commit the updates.
+
+Every update value is computed from the old values before any shared variable changes; the
+commit at the end cannot fail, so a call that raises leaves every shared variable as it was.
+An update ``W <- W +- row_sparse`` is committed in place on the touched rows of ``W``.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .graph import Apply, Constant, SharedVariable, Variable, clone_graph, leaves, toposort
+from .ops.basic import as_tensor
+from .ops.reductions import sum_rows
+from .printing import to_networkx
+from .rewrite import rewrite
+from .sparse import IncRows, SparseRowsType, check_fits
+from .ops.elemwise import BroadcastLike, SumTo
+from .ops.shapes import ExpandDims, Reshape, ReshapeLike, Transpose
+from .ops.indexing import Subtensor
+from .types import (GraphgradError, IndexRangeError, InputTypeError, NonFiniteError, ShapeError, TensorType,
+                    describe_value, format_shape)
+
+
+class Mode:
+    """How a compiled function runs. The default generates straight-line code; a mode with
+    ``per_node`` set runs node by node and calls ``on_node`` after each (used by debug.py)."""
+
+    name = "fast"
+    per_node = False
+
+    def on_node(self, fn: "Function", node: Apply, inputs: list[Any], outputs: list[Any], seconds: float) -> None:
+        """Called after each node when ``per_node`` is set."""
+
+    def after_call(self, fn: "Function", args: Sequence[Any], results: list[Any], updates: list[Any]) -> None:
+        """Called with every output and update value before the updates are committed."""
+
+
+#: Modes by name; debug.py registers its own.
+MODES: dict[str, Callable[[], Mode]] = {"fast": Mode}
+
+
+def _input_filter(var: Variable, position: int) -> Callable[[Any], np.ndarray]:
+    """A checker/converter for one call argument, raising errors that name the input."""
+    t: TensorType = var.type
+    where = f"input '{var.name}' (position {position})" if var.name else f"input at position {position}"
+
+    def fail(value: Any, cls: type = InputTypeError) -> GraphgradError:
+        return cls(f"{where}: expected {t.describe()} of shape {format_shape(t.shape)}, got {describe_value(value)}")
+
+    def filter_value(value: Any) -> np.ndarray:
+        if isinstance(value, np.ndarray | np.generic):
+            array = np.asarray(value)
+        elif isinstance(value, bool | int | float | list | tuple):
+            try:
+                array = np.asarray(value)
+            except ValueError:
+                raise fail(value) from None
+        else:
+            raise fail(value)
+        if array.dtype != t.dtype:
+            kind, want = array.dtype.kind, t.dtype.kind
+            if want == "f" and kind in "biuf":
+                array = array.astype(t.dtype)  # numbers into a float input: rounding is the documented contract
+            elif want in "iu" and kind in "biu":
+                if array.size and not np.can_cast(array.dtype, t.dtype, "safe"):
+                    info = np.iinfo(t.dtype)
+                    if array.min() < info.min or array.max() > info.max:
+                        raise fail(value, IndexRangeError)
+                array = array.astype(t.dtype)
+            elif want == "b" and kind == "b":
+                pass
+            else:
+                raise fail(value)
+        if array.ndim != t.ndim:
+            raise fail(value)
+        if not t.is_compatible(array.shape):
+            raise fail(value, ShapeError)
+        return array
+
+    return filter_value
+
+
+def _fast_check(arg: str, var: Variable, k: int) -> str:
+    """The inline test that sends a call argument to its full filter when it is not already exact."""
+    tests = [f"{arg}.__class__ is not _ndarray", f"{arg}.dtype is not _dtype{k}", f"{arg}.ndim != {var.ndim}"]
+    tests += [f"{arg}.shape[{d}] != {n}" for d, n in enumerate(var.type.shape) if n is not None]
+    exact_scalar = f"{arg}.__class__ is not _scalar{k} and " if var.ndim == 0 else ""  # np.float32(1.0) is fine
+    return f"    if {exact_scalar}({' or '.join(tests)}):\n        {arg} = _filter{k}({arg})\n"
+
+
+class Function:
+    """A compiled graph: call it with values for its inputs.
+
+    Attributes: ``inputs``; ``nodes`` (the scheduled Apply nodes of the rewritten graph);
+    ``source`` (the generated Python code); ``outputs`` and ``update_values`` (rewritten variables).
+    """
+
+    def __init__(self, inputs: Sequence[Variable], outputs: Any, updates: Any = None, givens: Any = None,
+                 mode: str | Mode | None = None, exclude: Sequence[str] = (), name: str | None = None):
+        self.name = name
+        self.mode = _resolve_mode(mode)
+        self.inputs = _check_inputs(inputs)
+        self.single_output = isinstance(outputs, Variable)
+        user_outputs = [] if outputs is None else [outputs] if self.single_output else list(outputs)
+        self.user_outputs = [as_tensor(o) for o in user_outputs]
+        self.shared_updated, user_update_values = _check_updates(updates)
+        replace = _check_givens(givens)
+        cloned = clone_graph(self.user_outputs + user_update_values, replace)
+        self.unrewritten = cloned
+        _check_all_inputs_given(cloned, self.inputs)
+        rewritten = rewrite(cloned, exclude)
+        n = len(self.user_outputs)
+        self.outputs, self.update_values = rewritten[:n], rewritten[n:]
+        # What is computed before the commit: an in-place update needs only its row-sparse operand.
+        self.computed = self.outputs + [v.owner.inputs[1] if _is_in_place(s, v) else v
+                                        for s, v in zip(self.shared_updated, self.update_values)]
+        self.nodes = toposort(self.computed)
+        self.source, self._run = self._generate()
+
+    # --- code generation -----------------------------------------------------------------------
+    def _generate(self) -> tuple[str, Callable]:
+        names: dict[Variable, str] = {}
+        namespace: dict[str, Any] = {"_np": np, "_ndarray": np.ndarray, "_sum_rows": sum_rows}
+        args = [f"a{k}" for k in range(len(self.inputs))]
+        lines = [f"def compiled({', '.join(args)}):\n"]
+        for k, (var, arg) in enumerate(zip(self.inputs, args)):
+            names[var] = arg
+            namespace[f"_filter{k}"] = _input_filter(var, k)
+            namespace[f"_dtype{k}"] = var.dtype
+            namespace[f"_scalar{k}"] = var.dtype.type
+            lines.append(_fast_check(arg, var, k))
+        for var in leaves(self.computed):
+            if var in names:
+                continue
+            if isinstance(var, SharedVariable):
+                names[var] = f"s{len(names)}"
+                namespace[f"_shared_{names[var]}"] = var
+                lines.append(f"    {names[var]} = _shared_{names[var]}._value\n")
+            elif isinstance(var, Constant):
+                names[var] = f"c{len(names)}"
+                namespace[names[var]] = var.data
+        for k, node in enumerate(self.nodes):
+            in_names = [names[v] for v in node.inputs]
+            out_names = [f"v{k}_{i}" for i in range(len(node.outputs))]
+            for var, out in zip(node.outputs, out_names):
+                names[var] = out
+            expr = node.op.py_expr(node, in_names)
+            if expr is None:
+                namespace[f"op{k}"] = node.op.perform
+                expr = f"op{k}({', '.join(in_names)})"
+            lines.append(f"    {', '.join(out_names)}{',' if len(out_names) > 1 else ''} = {expr}\n")
+        lines.extend(self._generate_commit(names, namespace))
+        source = "".join(lines)
+        exec(compile(source, f"<graphgrad function {self.name or ''}>", "exec"), namespace)  # noqa: S102
+        return source, namespace["compiled"]
+
+    def _generate_commit(self, names: dict[Variable, str], namespace: dict[str, Any]) -> list[str]:
+        """Lines that check updates, commit them, and return the outputs."""
+        lines, commits = [], []
+        for k, (shared, value) in enumerate(zip(self.shared_updated, self.update_values)):
+            ref = f"_shared_u{k}"
+            namespace[ref] = shared
+            if _is_in_place(shared, value):
+                table, sparse = value.owner.inputs
+                namespace[f"_inc{k}"] = value.owner.op.apply_in_place
+                namespace[f"_check_rows{k}"] = check_fits
+                lines.append(f"    _check_rows{k}({ref}._value, {names[sparse]})\n")
+                commits.append(f"    _inc{k}({ref}._value, {names[sparse]})\n")
+            else:
+                namespace[f"_check_update{k}"] = _update_checker(shared)
+                namespace[f"_dtype_u{k}"] = shared.dtype
+                value_name = names[value]
+                fast = f"{value_name}.__class__ is _ndarray and {value_name}.dtype is _dtype_u{k}"
+                if None not in shared.type.shape:
+                    fast += f" and {value_name}.shape == {tuple(shared.type.shape)!r}"
+                lines.append(f"    u{k} = {value_name} if {fast} else _check_update{k}({value_name})\n")
+                commits.append(f"    {ref}._value = u{k}\n")
+        in_place = [s for s, v in zip(self.shared_updated, self.update_values) if _is_in_place(s, v)]
+        # An output that may be a view of a table updated in place is copied, or it would change
+        # under the caller at the commit.
+        outs = [f"{names[o]}.copy()" if any(_may_view(o, t) for t in in_place) else names[o] for o in self.outputs]
+        if self.mode.per_node or type(self.mode) is not Mode:
+            return []  # interpreted modes commit through _commit
+        lines.append(f"    outputs = [{', '.join(outs)}]\n")
+        lines.extend(commits)
+        lines.append("    return outputs\n")
+        return lines
+
+    # --- running ---------------------------------------------------------------------------------
+    def __call__(self, *args: Any) -> Any:
+        """Run the function on values for its inputs; returns the output(s) and commits updates."""
+        if len(args) != len(self.inputs):
+            names = ", ".join(v.label() for v in self.inputs)
+            raise InputTypeError(f"function{' ' + self.name if self.name else ''} takes {len(self.inputs)} "
+                                 f"inputs ({names}), got {len(args)}")
+        if self.mode.per_node or type(self.mode) is not Mode:
+            results = self._interpreted_call(args)
+        else:
+            try:
+                results = self._run(*args)
+            except GraphgradError:
+                raise
+            except Exception as error:  # noqa: BLE001 - re-raised as a clear error naming the node
+                raise self._diagnose(args, error) from error
+        return results[0] if self.single_output else results
+
+    def evaluate(self, args: Sequence[Any], on_node: Callable | None = None,
+                 outputs: Sequence[Variable] | None = None) -> dict[Variable, Any]:
+        """Run the rewritten graph node by node (no commit) and return every variable's value.
+
+        Each node's failure is raised as a graphgrad error naming the node and its input shapes.
+        """
+        values: dict[Variable, Any] = {}
+        for k, var in enumerate(self.inputs):
+            values[var] = _input_filter(var, k)(args[k])
+        targets = list(outputs) if outputs is not None else self.computed
+        for var in leaves(targets):
+            if isinstance(var, SharedVariable):
+                values[var] = var._value
+            elif isinstance(var, Constant):
+                values[var] = var.data
+        for node in toposort(targets):
+            inputs = [values[v] for v in node.inputs]
+            start = time.perf_counter()
+            try:
+                result = node.op.perform(*inputs)
+            except GraphgradError as error:
+                raise type(error)(f"{node.label()}: {error}") from error
+            except Exception as error:  # noqa: BLE001 - named and re-raised
+                raise _node_error(node, inputs, error) from error
+            seconds = time.perf_counter() - start
+            results = list(result) if len(node.outputs) > 1 else [result]
+            for var, value in zip(node.outputs, results):
+                values[var] = value
+            if on_node is not None:
+                on_node(node, inputs, results, seconds)
+        return values
+
+    def _interpreted_call(self, args: Sequence[Any]) -> list[Any]:
+        def on_node(node: Apply, inputs: list[Any], outputs: list[Any], seconds: float) -> None:
+            self.mode.on_node(self, node, inputs, outputs, seconds)
+
+        values = self.evaluate(args, on_node if self.mode.per_node else None)
+        results = [values[o] for o in self.outputs]
+        updates = [values[v] for v in self.computed[len(self.outputs):]]
+        checked = []
+        for shared, value, new in zip(self.shared_updated, self.update_values, updates):
+            if _is_in_place(shared, value):
+                check_fits(shared._value, new)
+                checked.append(None)
+            else:
+                checked.append(_update_checker(shared)(new))
+        self.mode.after_call(self, args, results, updates)
+        in_place = [s for s, v in zip(self.shared_updated, self.update_values) if _is_in_place(s, v)]
+        results = [r.copy() if any(_may_view(o, t) for t in in_place) else r for r, o in zip(results, self.outputs)]
+        for shared, value, new in zip(self.shared_updated, self.update_values, checked):
+            if new is None:
+                value.owner.op.apply_in_place(shared._value, values[value.owner.inputs[1]])
+            else:
+                shared._value = new
+        return results
+
+    def _diagnose(self, args: Sequence[Any], error: Exception) -> Exception:
+        """Find the node behind a failure of the generated code by re-running node by node."""
+        try:
+            self.evaluate(args)
+        except GraphgradError as named:
+            return named
+        except Exception:  # noqa: BLE001 - fall through to the generic message
+            pass
+        return ShapeError(f"compiled function failed: {type(error).__name__}: {error}")
+
+    # --- inspection ---------------------------------------------------------------------------
+    def to_networkx(self) -> Any:
+        """The rewritten graph as a networkx DiGraph (see ``graphgrad.printing.to_networkx``)."""
+        return to_networkx(self.outputs + self.update_values)
+
+    def __repr__(self) -> str:
+        return f"<graphgrad Function {self.name or ''} ({len(self.nodes)} nodes, mode {self.mode.name})>"
+
+
+def _resolve_mode(mode: str | Mode | None) -> Mode:
+    if mode is None:
+        return Mode()
+    if isinstance(mode, Mode):
+        return mode
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; known: {sorted(MODES)} (import graphgrad to register all)")
+    return MODES[mode]()
+
+
+def _check_inputs(inputs: Sequence[Variable]) -> list[Variable]:
+    if isinstance(inputs, Variable):
+        raise InputTypeError("function: inputs must be a list of variables, e.g. [x]")
+    inputs = list(inputs)
+    for k, var in enumerate(inputs):
+        if not isinstance(var, Variable) or var.owner is not None or isinstance(var, Constant | SharedVariable):
+            raise InputTypeError(f"function: inputs[{k}] ({var!r}) must be a symbolic input such as gg.matrix('x'); "
+                                 "constants and shared variables are not inputs")
+        if not isinstance(var.type, TensorType):
+            raise InputTypeError(f"function: inputs[{k}] ({var.label()}) is not a dense tensor")
+    if len({id(v) for v in inputs}) != len(inputs):
+        raise InputTypeError("function: the same input variable is listed twice")
+    return inputs
+
+
+def _check_updates(updates: Any) -> tuple[list[SharedVariable], list[Variable]]:
+    pairs = list(updates.items()) if isinstance(updates, Mapping) else list(updates or [])
+    shared_vars, values = [], []
+    for k, pair in enumerate(pairs):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise InputTypeError(f"function: updates[{k}] must be a (shared variable, new value) pair")
+        shared, value = pair
+        if not isinstance(shared, SharedVariable):
+            raise InputTypeError(f"function: updates[{k}] updates {shared!r}, which is not a shared variable")
+        if any(s is shared for s in shared_vars):
+            raise InputTypeError(f"function: shared variable {shared.label()} is updated twice")
+        if isinstance(value, Variable) and isinstance(value.type, SparseRowsType):
+            raise InputTypeError(f"function: the update of {shared.label()} is a row-sparse gradient; "
+                                 f"write it as {shared.label()} - lr * g")
+        value = as_tensor(value)
+        if value.dtype != shared.dtype:
+            raise InputTypeError(f"function: the update of {shared.label()} ({shared.type.describe()}) has dtype "
+                                 f"{value.dtype}; cast it with .astype('{shared.dtype}')")
+        if value.ndim != shared.ndim or any(a is not None and b is not None and a != b
+                                            for a, b in zip(value.type.shape, shared.type.shape)):
+            raise ShapeError(f"function: the update of {shared.label()} {format_shape(shared.type.shape)} has "
+                             f"shape {format_shape(value.type.shape)}")
+        shared_vars.append(shared)
+        values.append(value)
+    return shared_vars, values
+
+
+def _check_givens(givens: Any) -> dict[Variable, Variable]:
+    pairs = list(givens.items()) if isinstance(givens, Mapping) else list(givens or [])
+    replace: dict[Variable, Variable] = {}
+    for old, new in pairs:
+        if not isinstance(old, Variable):
+            raise InputTypeError(f"function: givens key {old!r} is not a variable")
+        new = as_tensor(new, dtype=old.dtype if not isinstance(new, Variable) else None)
+        if new.dtype != old.dtype or new.ndim != old.ndim:
+            raise InputTypeError(f"function: givens replaces {old.label()} ({old.type.describe()}) by "
+                                 f"{new.label()} ({new.type.describe()})")
+        replace[old] = new
+    return replace
+
+
+def _check_all_inputs_given(outputs: Sequence[Variable], inputs: Sequence[Variable]) -> None:
+    given = set(inputs)
+    for var in leaves(outputs):
+        if not isinstance(var, Constant | SharedVariable) and var not in given:
+            raise InputTypeError(f"function: the graph needs input {var.label()}, which is not in the inputs list")
+
+
+def _is_in_place(shared: SharedVariable, value: Variable) -> bool:
+    """The update rewrite is a type test: ``W +- row_sparse`` on ``W`` itself is done in place."""
+    return value.owner is not None and isinstance(value.owner.op, IncRows) and value.owner.inputs[0] is shared
+
+
+def _update_checker(shared: SharedVariable) -> Callable[[Any], np.ndarray]:
+    def check(value: Any) -> np.ndarray:
+        array = np.asarray(value)
+        if array.dtype != shared.type.dtype or not shared.type.is_compatible(array.shape):
+            raise ShapeError(f"update of shared variable {shared.label()}: expected {shared.type.describe()} of "
+                             f"shape {format_shape(shared.type.shape)}, computed {describe_value(array)}")
+        return array
+    return check
+
+
+#: Ops whose output may be a view of their first input.
+VIEW_OPS = (BroadcastLike, SumTo, ExpandDims, Reshape, ReshapeLike, Transpose, Subtensor)
+
+
+def _may_view(var: Variable, shared: SharedVariable) -> bool:
+    """Whether ``var``'s value may share memory with ``shared``'s (through view-making ops)."""
+    while var.owner is not None and isinstance(var.owner.op, VIEW_OPS):
+        var = var.owner.inputs[0]
+    return var is shared
+
+
+def _node_error(node: Apply, inputs: list[Any], error: Exception) -> GraphgradError:
+    shapes = ", ".join(f"{v.label()} {describe_value(x)}" for v, x in zip(node.inputs, inputs))
+    message = f"{node.label()} ({node.op.label()}) failed on {shapes}: {error}"
+    if isinstance(error, IndexError):
+        return IndexRangeError(message)
+    if isinstance(error, FloatingPointError):
+        return NonFiniteError(message)
+    if isinstance(error, TypeError):
+        return InputTypeError(message)
+    return ShapeError(message)
+
+
+def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None, givens: Any = None,
+             mode: str | Mode | None = None, exclude: Sequence[str] = (), name: str | None = None) -> Function:
+    """Compile a callable computing ``outputs`` from ``inputs`` and committing ``updates``.
+
+    ``updates``: (shared variable, new value) pairs or a dict, computed from the old values and
+    committed together after all outputs succeeded. ``givens``: variables to substitute.
+    ``mode``: "fast" (default: generated straight-line code), or a mode from debug.py ("debug",
+    "nanguard", "profile"). ``exclude``: names of rewrites to skip, e.g. ("merge",).
+    """
+    return Function(inputs, outputs, updates, givens, mode, exclude, name)

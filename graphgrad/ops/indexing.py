@@ -1,0 +1,183 @@
+"""Indexing: row gather (``take``, with a row-sparse gradient), basic slicing, and indexing by
+several integer vectors at once (``log(p)[arange(n), y]``).
+
+Negative indices never wrap: they are viewed as unsigned, so numpy's own bounds check rejects them
+with every other out-of-range index, at no extra cost.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..graph import NO_GRADIENT, Apply, Op, Variable
+from ..sparse import RowGradient
+from ..types import InputTypeError, ShapeError, TensorType, broadcast_static
+from .basic import as_tensor
+from .shapes import zeros_like
+
+UNSIGNED = {np.dtype(t): np.dtype(u) for t, u in
+            [("int8", "uint8"), ("int16", "uint16"), ("int32", "uint32"), ("int64", "uint64")]}
+
+
+def unsigned(indices: np.ndarray) -> np.ndarray:
+    """A zero-copy unsigned view of signed indices, so negative ones fail numpy's bounds check."""
+    indices = np.asarray(indices)
+    return indices.view(UNSIGNED[indices.dtype]) if indices.dtype in UNSIGNED else indices
+
+
+def _check_index_var(indices: Variable, where: str) -> None:
+    if indices.dtype.kind not in "iu":
+        raise InputTypeError(f"{where}: indices {indices.label()} must be integers, got {indices.type.describe()}")
+
+
+class Take(Op):
+    """Rows of ``x`` at ``indices`` (a vector or a scalar); the gradient is row-sparse."""
+
+    def make_node(self, x: Any, indices: Any) -> Apply:
+        x, indices = as_tensor(x), as_tensor(indices)
+        where = f"take({x.label()}, {indices.label()})"
+        _check_index_var(indices, where)
+        if x.ndim < 1 or indices.ndim > 1:
+            raise InputTypeError(f"{where}: takes rows of a tensor of at least 1 dim by a vector or scalar of "
+                                 f"indices, got {x.type.describe()} and {indices.type.describe()}")
+        return Apply(self, [x, indices], [TensorType(x.dtype, indices.type.shape + x.type.shape[1:])])
+
+    def perform(self, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        return x.take(unsigned(indices), axis=0)
+
+    def py_expr(self, node: Apply, args: Sequence[str]) -> str:
+        dtype = node.inputs[1].dtype
+        view = f".view(_np.{UNSIGNED[dtype]})" if dtype in UNSIGNED else ""
+        return f"{args[0]}.take({args[1]}{view}, axis=0)"
+
+    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+        x, indices = inputs
+        return [RowGradient()(x, indices, g_outputs[0]), NO_GRADIENT]
+
+
+class Subtensor(Op):
+    """Basic indexing by constant ints and slices: ``x[0]``, ``x[1:3, ::2]``."""
+    __props__ = ("key",)
+
+    def __init__(self, key: tuple):
+        self.key = key  # ints and (start, stop, step) triples, hashable
+
+    def _numpy_key(self) -> tuple:
+        return tuple(slice(*k) if isinstance(k, tuple) else k for k in self.key)
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor(x)
+        if len(self.key) > x.ndim:
+            raise ShapeError(f"{x.label()}[...]: {len(self.key)} indices for a {x.ndim}-d tensor")
+        out: list[int | None] = []
+        for k, d in zip(self.key, x.type.shape):
+            if isinstance(k, tuple):
+                out.append(None if d is None else len(range(*slice(*k).indices(d))))
+            elif d is not None and not -d <= k < d:
+                raise ShapeError(f"{x.label()}[{k}]: index out of range for a dimension of size {d}")
+        out += list(x.type.shape[len(self.key):])
+        return Apply(self, [x], [TensorType(x.dtype, out)])
+
+    def perform(self, x: np.ndarray) -> np.ndarray:
+        return x[self._numpy_key()]
+
+    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+        return [SubtensorGrad(self.key)(inputs[0], g_outputs[0])]
+
+
+class SubtensorGrad(Op):
+    """Zeros shaped like ``x`` with ``g`` written at ``key``: the gradient of a basic index."""
+    __props__ = ("key",)
+
+    def __init__(self, key: tuple):
+        self.key = key
+
+    def make_node(self, x: Variable, g: Variable) -> Apply:
+        return Apply(self, [x, g], [TensorType(g.dtype, x.type.shape)])
+
+    def perform(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        out = np.zeros(np.shape(x), dtype=np.asarray(g).dtype)
+        out[tuple(slice(*k) if isinstance(k, tuple) else k for k in self.key)] = g
+        return out
+
+    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+        return [NO_GRADIENT, Subtensor(self.key)(g_outputs[0])]
+
+
+class AdvancedSubtensor(Op):
+    """``x[i0, i1, ...]`` for integer index tensors broadcast together (numpy's advanced indexing)."""
+
+    def make_node(self, x: Any, *indices: Any) -> Apply:
+        x = as_tensor(x)
+        indices = [as_tensor(i) for i in indices]
+        where = f"{x.label()}[{', '.join(i.label() for i in indices)}]"
+        for i in indices:
+            _check_index_var(i, where)
+        if len(indices) > x.ndim:
+            raise ShapeError(f"{where}: {len(indices)} index vectors for a {x.ndim}-d tensor")
+        shape = broadcast_static([i.type.shape for i in indices], [i.label() for i in indices], where)
+        return Apply(self, [x, *indices], [TensorType(x.dtype, shape + x.type.shape[len(indices):])])
+
+    def perform(self, x: np.ndarray, *indices: np.ndarray) -> np.ndarray:
+        return x[tuple(unsigned(i) for i in indices)]
+
+    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+        x, *indices = inputs
+        return [AdvancedIncSubtensor()(zeros_like(x), g_outputs[0], *indices)] + [NO_GRADIENT] * len(indices)
+
+
+class AdvancedIncSubtensor(Op):
+    """``x`` with ``g`` added at ``[i0, i1, ...]``; repeated positions accumulate."""
+
+    def make_node(self, x: Variable, g: Variable, *indices: Variable) -> Apply:
+        return Apply(self, [x, g, *indices], [TensorType(x.dtype, x.type.shape)])
+
+    def perform(self, x: np.ndarray, g: np.ndarray, *indices: np.ndarray) -> np.ndarray:
+        out = np.array(x, copy=True)
+        key = tuple(unsigned(i) for i in indices)
+        out[key]  # noqa: B018 - fancy get raises IndexError on a bad index before anything is written
+        np.add.at(out, key, g)  # not out[key] += g: repeated positions must accumulate
+        return out
+
+    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+        x, g, *indices = inputs
+        return [g_outputs[0], AdvancedSubtensor()(g_outputs[0], *indices)] + [NO_GRADIENT] * len(indices)
+
+
+def take(x: Any, indices: Any) -> Variable:
+    """Rows ``x[indices]`` of ``x`` (a row gather); its gradient w.r.t. ``x`` is row-sparse."""
+    return Take()(x, indices)
+
+
+def _is_index_array(k: Any) -> bool:
+    if isinstance(k, Variable):
+        return True
+    if isinstance(k, list | np.ndarray):
+        return np.asarray(k).dtype.kind in "iu"
+    return False
+
+
+def getitem(x: Any, key: Any) -> Variable:
+    """numpy-style ``x[key]``: an index vector gathers rows (``take``), a tuple of index vectors
+    selects elements, ints and slices index basically."""
+    x = as_tensor(x)
+    parts = key if isinstance(key, tuple) else (key,)
+    if len(parts) == 1 and _is_index_array(parts[0]):
+        return take(x, parts[0])
+    if parts and all(_is_index_array(k) for k in parts):
+        return AdvancedSubtensor()(x, *parts)
+    if all(isinstance(k, int | np.integer | slice) for k in parts):
+        items = []
+        for k in parts:
+            if isinstance(k, slice):
+                for v in (k.start, k.stop, k.step):
+                    if v is not None and not isinstance(v, int | np.integer):
+                        raise InputTypeError(f"{x.label()}[...]: slice bounds must be Python ints, got {v!r}")
+                items.append((k.start, k.stop, k.step))
+            else:
+                items.append(int(k))
+        return Subtensor(tuple(items))(x)
+    raise InputTypeError(f"{x.label()}[{key!r}]: supported keys are an index vector, a tuple of index vectors, "
+                         "or ints and slices (not a mix)")
+

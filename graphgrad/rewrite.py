@@ -1,0 +1,170 @@
+"""Graph rewrites run by ``function``: plain functions, each one linear pass, in one ordered list.
+
+Each takes the output variables of a (cloned) graph and returns the outputs of the rewritten graph.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .graph import Apply, Constant, Variable, clone_graph, toposort
+from .ops.elemwise import BroadcastLike, Cast, Log, Mul, Sigmoid, SigmoidGrad, SumTo, TrueDiv
+from .ops.indexing import Take
+from .ops.nnet import (BinaryCrossentropy, BinaryCrossentropyGrad, CategoricalCrossentropy,
+                       CategoricalCrossentropyGrad, LogSoftmax, SigmoidBinaryCrossentropy,
+                       Softmax, SoftmaxCrossentropy, SoftmaxCrossentropyGrad,
+                       SoftmaxGrad)
+from .sparse import RowGradient
+from .types import TensorType
+
+Rewrite = Callable[[Sequence[Variable]], list[Variable]]
+
+
+def _same_op(node: Apply, inputs: Sequence[Variable]) -> list[Variable]:
+    return Apply(node.op, inputs, [o.type for o in node.outputs]).outputs
+
+
+def _owner_op(var: Variable) -> object:
+    return var.owner.op if var.owner is not None else None
+
+
+def merge(outputs: Sequence[Variable]) -> list[Variable]:
+    """Merge identical sub-graphs: equal small constants, and nodes applying equal ops to the same
+    inputs. Gradients derived by separate ``grad`` calls collapse onto shared nodes."""
+    constants: dict[tuple, Variable] = {}
+    nodes: dict[tuple, list[Variable]] = {}
+
+    def canonical(var: Variable) -> Variable:
+        if isinstance(var, Constant) and (key := var.merge_key()) is not None:
+            return constants.setdefault(key, var)
+        return var
+
+    def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
+        inputs = [canonical(v) for v in inputs]
+        key = (node.op, tuple(id(v) for v in inputs))  # inputs are canonical, so identity is equality
+        if key not in nodes:
+            nodes[key] = _same_op(node, inputs)
+        return nodes[key]
+
+    return clone_graph(outputs, rebuild=rebuild)
+
+
+def fold_constants(outputs: Sequence[Variable]) -> list[Variable]:
+    """Replace nodes whose inputs are all constants by the constant they compute."""
+    def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
+        if inputs and all(isinstance(v, Constant) for v in inputs) and len(node.outputs) == 1 \
+                and isinstance(node.outputs[0].type, TensorType):
+            with np.errstate(all="ignore"):
+                value = np.asarray(node.op.perform(*[v.data for v in inputs]))
+            return [Constant(node.outputs[0].type, value, node.outputs[0].name)]
+        return _same_op(node, inputs)
+
+    return clone_graph(outputs, rebuild=rebuild)
+
+
+def stabilize_log_losses(outputs: Sequence[Variable]) -> list[Variable]:
+    """Numerically stable forms of log-losses and their gradients:
+    binary_crossentropy(sigmoid(z), t) from z; categorical_crossentropy(softmax(x), y) and
+    log(softmax(x)) from x; and the matching patterns in gradients built by ``grad``."""
+    def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
+        op = node.op
+        first = inputs[0]
+        if isinstance(op, BinaryCrossentropy) and isinstance(_owner_op(first), Sigmoid):
+            return [SigmoidBinaryCrossentropy()(first.owner.inputs[0], inputs[1])]
+        if isinstance(op, SigmoidGrad) and isinstance(_owner_op(first), Sigmoid):
+            g = inputs[1]
+            if isinstance(_owner_op(g), BinaryCrossentropyGrad) and g.owner.inputs[0] is first \
+                    and g.type.shape == node.outputs[0].type.shape:
+                _, t, upstream = g.owner.inputs
+                return [upstream * (first - t)]  # first is sigmoid(z): merges with the forward pass
+        if isinstance(op, CategoricalCrossentropy) and isinstance(_owner_op(first), Softmax):
+            return [SoftmaxCrossentropy()(first.owner.inputs[0], inputs[1])]
+        if isinstance(op, Log) and isinstance(_owner_op(first), Softmax):
+            return [LogSoftmax()(first.owner.inputs[0])]
+        if isinstance(op, SoftmaxGrad) and isinstance(_owner_op(first), Softmax):
+            g = inputs[1]
+            if isinstance(_owner_op(g), CategoricalCrossentropyGrad) and g.owner.inputs[0] is first:
+                _, labels, upstream = g.owner.inputs
+                return [SoftmaxCrossentropyGrad()(first.owner.inputs[0], labels, upstream)]
+            if isinstance(_owner_op(g), TrueDiv) and g.owner.inputs[1] is first \
+                    and g.type.shape == first.type.shape:
+                upstream = g.owner.inputs[0]  # grad of log(softmax(x)): g - softmax(x) * sum(g)
+                return [upstream - first * upstream.sum(axis=-1, keepdims=True)]
+        return _same_op(node, inputs)
+
+    return clone_graph(outputs, rebuild=rebuild)
+
+
+def drop_identities(outputs: Sequence[Variable]) -> list[Variable]:
+    """Remove nodes that return their input unchanged: casts to the same dtype, and broadcast
+    reductions/expansions between statically equal, fully known shapes."""
+    def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
+        op, out = node.op, node.outputs[0]
+        if isinstance(op, Cast) and inputs[0].dtype == op.dtype:
+            return [inputs[0]]
+        if isinstance(op, Mul):  # x * 1 where the 1 neither broadcasts x nor changes its dtype
+            for one, other in (inputs, inputs[::-1]):
+                if isinstance(one, Constant) and one.data.size == 1 and one.data.reshape(-1)[0] == 1 \
+                        and other.type == out.type:
+                    return [other]
+        if isinstance(op, SumTo | BroadcastLike) and None not in inputs[0].type.shape \
+                and inputs[0].type.shape == out.type.shape and inputs[0].dtype == out.dtype:
+            return [inputs[0]]
+        return _same_op(node, inputs)
+
+    return clone_graph(outputs, rebuild=rebuild)
+
+
+def compact_row_gradients(outputs: Sequence[Variable]) -> list[Variable]:
+    """A row gradient whose rows are one row broadcast to every index (the gradient of a sum of
+    gathered rows) keeps that single row: no (n, ...) array is built, scaled or added."""
+    def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
+        if isinstance(node.op, RowGradient) and isinstance(_owner_op(inputs[2]), BroadcastLike):
+            row = inputs[2].owner.inputs[0]
+            if row.ndim == inputs[2].ndim and row.type.shape[:1] == (1,):
+                return _same_op(node, [inputs[0], inputs[1], row])
+        return _same_op(node, inputs)
+
+    return clone_graph(outputs, rebuild=rebuild)
+
+
+def skip_checked_indices(outputs: Sequence[Variable]) -> list[Variable]:
+    """Row gradients need not re-check their indices when a ``take`` of the same table and indices
+    runs in the same function: its gather has already rejected any bad index."""
+    gathered = {(id(n.inputs[0]), id(n.inputs[1])) for n in toposort(outputs) if isinstance(n.op, Take)}
+
+    def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
+        if isinstance(node.op, RowGradient) and not node.op.checked \
+                and (id(inputs[0]), id(inputs[1])) in gathered:
+            return Apply(RowGradient(checked=True), inputs, [o.type for o in node.outputs]).outputs
+        return _same_op(node, inputs)
+
+    return clone_graph(outputs, rebuild=rebuild)
+
+
+#: The rewrites ``function`` runs, in order; ``function(..., exclude=("merge",))`` skips some.
+#: Dead nodes need no pass of their own: every pass rebuilds only what the outputs need.
+REWRITES: list[tuple[str, Rewrite]] = [
+    ("merge", merge),
+    ("fold_constants", fold_constants),
+    ("stabilize_log_losses", stabilize_log_losses),
+    ("drop_identities", drop_identities),
+    ("merge_again", merge),
+    ("compact_row_gradients", compact_row_gradients),
+    ("skip_checked_indices", skip_checked_indices),
+]
+
+
+def rewrite(outputs: Sequence[Variable], exclude: Sequence[str] = ()) -> list[Variable]:
+    """Run every rewrite of ``REWRITES`` not named in ``exclude`` over the graph of ``outputs``."""
+    unknown = set(exclude) - {name for name, _ in REWRITES} - {"merge"}
+    if unknown:
+        raise ValueError(f"unknown rewrites {sorted(unknown)}; known: {[name for name, _ in REWRITES]}")
+    outputs = list(outputs)
+    for name, step in REWRITES:
+        if name in exclude or (name == "merge_again" and "merge" in exclude):
+            continue
+        outputs = step(outputs)
+    return outputs
+
