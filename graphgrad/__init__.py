@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import config
 from .compile import MODES, Function, Mode, function
+from .debug import DebugMode, DebugModeError, NanGuardMode, ProfileMode
 from .grad import grad
 from .graph import NO_GRADIENT, Apply, Constant, Op, SharedVariable, Variable, clone_graph, toposort
 from .io import load, load_arrays, save, save_arrays
@@ -22,6 +23,7 @@ from .types import (GradientError, GraphgradError, IndexRangeError, InputTypeErr
 __version__ = "0.1.0"
 
 __all__ = [
+    "DebugMode", "DebugModeError", "NanGuardMode", "ProfileMode",
     "config", "MODES", "Function", "Mode", "function", "grad", "NO_GRADIENT", "Apply", "Constant", "Op",
     "SharedVariable", "Variable", "clone_graph", "toposort", "load", "load_arrays", "save", "save_arrays",
     "momentum", "sgd", "count_nodes", "debugprint", "to_dot", "to_networkx", "RowSparse", "SparseVariable",

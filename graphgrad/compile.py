@@ -92,6 +92,10 @@ def _fast_check(arg: str, var: Variable, k: int) -> str:
     return f"    if {exact_scalar}({' or '.join(tests)}):\n        {arg} = _filter{k}({arg})\n"
 
 
+#: Names the generated code (and every op's ``py_expr``) may use; debug.py evaluates expressions with them.
+GENERATED_GLOBALS: dict[str, Any] = {"_np": np, "_ndarray": np.ndarray, "_sum_rows": sum_rows}
+
+
 class Function:
     """A compiled graph: call it with values for its inputs.
 
@@ -124,7 +128,7 @@ class Function:
     # --- code generation -----------------------------------------------------------------------
     def _generate(self) -> tuple[str, Callable]:
         names: dict[Variable, str] = {}
-        namespace: dict[str, Any] = {"_np": np, "_ndarray": np.ndarray, "_sum_rows": sum_rows}
+        namespace: dict[str, Any] = dict(GENERATED_GLOBALS)
         args = [f"a{k}" for k in range(len(self.inputs))]
         lines = [f"def compiled({', '.join(args)}):\n"]
         for k, (var, arg) in enumerate(zip(self.inputs, args)):
@@ -275,6 +279,11 @@ class Function:
         return ShapeError(f"compiled function failed: {type(error).__name__}: {error}")
 
     # --- inspection ---------------------------------------------------------------------------
+    @property
+    def profile(self) -> Any:
+        """The mode's timing statistics (``mode="profile"``; see debug.py), or None."""
+        return getattr(self.mode, "profile", None)
+
     def to_networkx(self) -> Any:
         """The rewritten graph as a networkx DiGraph (see ``graphgrad.printing.to_networkx``)."""
         return to_networkx(self.outputs + self.update_values)

@@ -271,9 +271,7 @@ class Apply:
     def __init__(self, op: "Op", inputs: Sequence[Variable], output_types: Sequence[Any]):
         self.op = op
         self.inputs = tuple(inputs)
-        self.outputs = [
-            getattr(t, "variable_class", Variable)(t, self, i) for i, t in enumerate(output_types)
-        ]
+        self.outputs = [(t.variable_class or Variable)(t, self, i) for i, t in enumerate(output_types)]
 
     def label(self) -> str:
         """The label of the node's first output."""
@@ -371,14 +369,18 @@ def clone_graph(
     replace: dict[Variable, Variable] | None = None,
     rebuild: Callable[[Apply, list[Variable]], list[Variable]] | None = None,
 ) -> list[Variable]:
-    """Copy the graph of ``outputs``: leaves in ``replace`` are substituted, other inputs and
-    constants are kept, and every Apply is recreated. ``rebuild(node, new_inputs)`` may build the
-    new outputs itself (used by rewrites); by default the same op is applied without re-checking."""
+    """The graph of ``outputs`` with the variables in ``replace`` substituted.
+
+    ``rebuild(node, new_inputs)`` may build a node's new outputs itself (rewrites do); by default a
+    node whose inputs changed is re-applied (without re-checking). Graph objects are never mutated,
+    so a node whose inputs did not change is reused, not copied."""
     memo: dict[Variable, Variable] = dict(replace or {})
     for node in toposort(outputs):
         new_inputs = [memo.get(v, v) for v in node.inputs]
         if rebuild is not None:
             new_outputs = rebuild(node, new_inputs)
+        elif all(a is b for a, b in zip(new_inputs, node.inputs)):
+            continue
         else:
             new_outputs = Apply(node.op, new_inputs, [o.type for o in node.outputs]).outputs
         for old, new in zip(node.outputs, new_outputs):

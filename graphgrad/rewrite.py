@@ -22,6 +22,9 @@ Rewrite = Callable[[Sequence[Variable]], list[Variable]]
 
 
 def _same_op(node: Apply, inputs: Sequence[Variable]) -> list[Variable]:
+    """``node`` itself when its inputs are unchanged (graphs are immutable), else a copy on ``inputs``."""
+    if all(a is b for a, b in zip(inputs, node.inputs)):
+        return node.outputs
     return Apply(node.op, inputs, [o.type for o in node.outputs]).outputs
 
 
@@ -74,10 +77,14 @@ def stabilize_log_losses(outputs: Sequence[Variable]) -> list[Variable]:
             return [SigmoidBinaryCrossentropy()(first.owner.inputs[0], inputs[1])]
         if isinstance(op, SigmoidGrad) and isinstance(_owner_op(first), Sigmoid):
             g = inputs[1]
-            if isinstance(_owner_op(g), BinaryCrossentropyGrad) and g.owner.inputs[0] is first \
-                    and g.type.shape == node.outputs[0].type.shape:
-                _, t, upstream = g.owner.inputs
-                return [upstream * (first - t)]  # first is sigmoid(z): merges with the forward pass
+            # The loss's gradient may come through the runtime reduction to p's shape; keep it.
+            reduced = isinstance(_owner_op(g), SumTo) and g.owner.inputs[1] is first
+            loss_grad = g.owner.inputs[0] if reduced else g
+            if isinstance(_owner_op(loss_grad), BinaryCrossentropyGrad) and loss_grad.owner.inputs[0] is first \
+                    and (reduced or g.type.shape == node.outputs[0].type.shape):
+                _, t, upstream = loss_grad.owner.inputs
+                stable = upstream * (first - t)  # first is sigmoid(z): merges with the forward pass
+                return [SumTo()(stable, first) if reduced else stable]
         if isinstance(op, CategoricalCrossentropy) and isinstance(_owner_op(first), Softmax):
             return [SoftmaxCrossentropy()(first.owner.inputs[0], inputs[1])]
         if isinstance(op, Log) and isinstance(_owner_op(first), Softmax):

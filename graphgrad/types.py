@@ -1,7 +1,7 @@
 """Tensor types (dtype + static shape), static broadcasting, and graphgrad's error classes."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -39,6 +39,7 @@ class TensorType:
     """A dense tensor's static type: a dtype and a shape whose unknown dims are ``None``."""
 
     __slots__ = ("dtype", "shape")
+    variable_class = None  # plain graph.Variable (row-sparse types name their own class)
 
     def __init__(self, dtype: Any, shape: Sequence[int | None]) -> None:
         self.dtype = np.dtype(dtype)
@@ -80,8 +81,9 @@ def format_shape(shape: Shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def broadcast_static(shapes: Sequence[Shape], names: Sequence[str], op_name: str) -> Shape:
-    """The static numpy broadcast of ``shapes``; raises ShapeError naming the operands when impossible."""
+def broadcast_static(shapes: Sequence[Shape], names: "Sequence[str] | Callable[[], Sequence[str]]", op_name: str) -> Shape:
+    """The static numpy broadcast of ``shapes``; raises ShapeError naming the operands when impossible
+    (``names`` may be a callable, so that labels are only built for the error message)."""
     ndim = max((len(s) for s in shapes), default=0)
     padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
     out: list[int | None] = []
@@ -89,6 +91,7 @@ def broadcast_static(shapes: Sequence[Shape], names: Sequence[str], op_name: str
         dims = [s[axis] for s in padded]
         known = {d for d in dims if d is not None and d != 1}
         if len(known) > 1:
+            names = names() if callable(names) else names
             listing = ", ".join(f"{n} is {format_shape(s)}" for n, s in zip(names, shapes))
             raise ShapeError(f"{op_name}: shapes cannot be broadcast together: {listing}")
         if known:

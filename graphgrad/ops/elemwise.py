@@ -55,7 +55,7 @@ class Elemwise(Op):
                     f"{self.label()}: operand {var.label()} is {var.type.describe()}, not a dense tensor; "
                     "densify it first with gg.dense()"
                 )
-        shape = broadcast_static([v.type.shape for v in inputs], [v.label() for v in inputs], self.label())
+        shape = broadcast_static([v.type.shape for v in inputs], lambda: [v.label() for v in inputs], self.label())
         dtype = self.output_dtype(tuple(v.dtype for v in inputs))
         return Apply(self, inputs, [TensorType(dtype, shape)])
 
