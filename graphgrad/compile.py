@@ -17,7 +17,7 @@ from .ops.basic import as_tensor
 from .ops.reductions import sum_rows
 from .printing import to_networkx
 from .rewrite import rewrite
-from .sparse import IncRows, SparseRowsType, check_fits
+from .sparse import IncRows, SparseRowsType, SparseVariable, check_fits
 from .ops.elemwise import BroadcastLike, SumTo
 from .ops.shapes import ExpandDims, Reshape, ReshapeLike, Transpose
 from .ops.indexing import Subtensor
@@ -52,6 +52,8 @@ def _input_filter(var: Variable, position: int) -> Callable[[Any], np.ndarray]:
         return cls(f"{where}: expected {t.describe()} of shape {format_shape(t.shape)}, got {describe_value(value)}")
 
     def filter_value(value: Any) -> np.ndarray:
+        if isinstance(value, np.ma.MaskedArray):
+            raise InputTypeError(f"{where}: got a masked array, whose mask would be ignored; pass np.ma.filled(...)")
         if isinstance(value, np.ndarray | np.generic):
             array = np.asarray(value)
         elif isinstance(value, bool | int | float | list | tuple):
@@ -64,8 +66,12 @@ def _input_filter(var: Variable, position: int) -> Callable[[Any], np.ndarray]:
         if array.dtype != t.dtype:
             kind, want = array.dtype.kind, t.dtype.kind
             if want == "f" and kind in "biuf":
-                array = array.astype(t.dtype)  # numbers into a float input: rounding is the documented contract
-            elif want in "iu" and kind in "biu":
+                with np.errstate(over="ignore"):  # numbers into a float input: rounding is the documented contract
+                    converted = array.astype(t.dtype)
+                if kind == "f" and np.isinf(converted).sum() != np.isinf(array).sum():
+                    raise InputTypeError(f"{where}: {describe_value(value)} has values that overflow {t.dtype}")
+                array = converted
+            elif want in "iu" and kind in "iu":  # a bool mask is not a list of indices
                 if array.size and not np.can_cast(array.dtype, t.dtype, "safe"):
                     info = np.iinfo(t.dtype)
                     if array.min() < info.min or array.max() > info.max:
@@ -110,7 +116,8 @@ class Function:
         self.inputs = _check_inputs(inputs)
         self.single_output = isinstance(outputs, Variable)
         user_outputs = [] if outputs is None else [outputs] if self.single_output else list(outputs)
-        self.user_outputs = [as_tensor(o) for o in user_outputs]
+        # A row-sparse output is returned as a gg.RowSparse value, never as a dense table.
+        self.user_outputs = [o if isinstance(o, SparseVariable) else as_tensor(o) for o in user_outputs]
         self.shared_updated, user_update_values = _check_updates(updates)
         replace = _check_givens(givens)
         cloned = clone_graph(self.user_outputs + user_update_values, replace)
@@ -182,11 +189,12 @@ class Function:
                 if None not in shared.type.shape:
                     fast += f" and {value_name}.shape == {tuple(shared.type.shape)!r}"
                 lines.append(f"    u{k} = {value_name} if {fast} else _check_update{k}({value_name})\n")
+                if _may_view(value, Variable):
+                    lines.append(f"    u{k} = u{k}.copy()\n")  # else an in-place update of the viewed table changes it
                 commits.append(f"    {ref}._value = u{k}\n")
-        in_place = [s for s, v in zip(self.shared_updated, self.update_values) if _is_in_place(s, v)]
-        # An output that may be a view of a table updated in place is copied, or it would change
-        # under the caller at the commit.
-        outs = [f"{names[o]}.copy()" if any(_may_view(o, t) for t in in_place) else names[o] for o in self.outputs]
+        # An output that may be a view of a shared variable is copied, or it would change under the
+        # caller at an in-place commit (of this function or another); of a constant, or it is read-only.
+        outs = [f"{names[o]}.copy()" if _may_view(o) else names[o] for o in self.outputs]
         if self.mode.per_node or type(self.mode) is not Mode:
             return []  # interpreted modes commit through _commit
         lines.append(f"    outputs = [{', '.join(outs)}]\n")
@@ -206,10 +214,11 @@ class Function:
         else:
             try:
                 results = self._run(*args)
-            except GraphgradError:
-                raise
             except Exception as error:  # noqa: BLE001 - re-raised as a clear error naming the node
-                raise self._diagnose(args, error) from error
+                named = self._diagnose(args, error)
+                if named is error:
+                    raise
+                raise named from error
         return results[0] if self.single_output else results
 
     def evaluate(self, args: Sequence[Any], on_node: Callable | None = None,
@@ -257,10 +266,10 @@ class Function:
                 check_fits(shared._value, new)
                 checked.append(None)
             else:
-                checked.append(_update_checker(shared)(new))
+                new = _update_checker(shared)(new)
+                checked.append(new.copy() if _may_view(value, Variable) else new)
         self.mode.after_call(self, args, results, updates)
-        in_place = [s for s, v in zip(self.shared_updated, self.update_values) if _is_in_place(s, v)]
-        results = [r.copy() if any(_may_view(o, t) for t in in_place) else r for r, o in zip(results, self.outputs)]
+        results = [r.copy() if _may_view(o) else r for r, o in zip(results, self.outputs)]
         for shared, value, new in zip(self.shared_updated, self.update_values, checked):
             if new is None:
                 value.owner.op.apply_in_place(shared._value, values[value.owner.inputs[1]])
@@ -273,10 +282,12 @@ class Function:
         try:
             self.evaluate(args)
         except GraphgradError as named:
-            return named
+            # An op's own GraphgradError gains the node's name here; an input's is already named.
+            return error if str(named) == str(error) else named
         except Exception:  # noqa: BLE001 - fall through to the generic message
             pass
-        return ShapeError(f"compiled function failed: {type(error).__name__}: {error}")
+        return error if isinstance(error, GraphgradError) else \
+            ShapeError(f"compiled function failed: {type(error).__name__}: {error}")
 
     # --- inspection ---------------------------------------------------------------------------
     @property
@@ -384,11 +395,13 @@ def _update_checker(shared: SharedVariable) -> Callable[[Any], np.ndarray]:
 VIEW_OPS = (BroadcastLike, SumTo, ExpandDims, Reshape, ReshapeLike, Transpose, Subtensor)
 
 
-def _may_view(var: Variable, shared: SharedVariable) -> bool:
-    """Whether ``var``'s value may share memory with ``shared``'s (through view-making ops)."""
+def _may_view(var: Variable, leaves: type | tuple[type, ...] = (SharedVariable, Constant)) -> bool:
+    """Whether ``var``'s value may share memory (through view-making ops) with a leaf of the given
+    kinds: a shared variable's value (which an in-place update changes), a constant's read-only
+    data, or (for ``Variable``) a caller's input array."""
     while var.owner is not None and isinstance(var.owner.op, VIEW_OPS):
         var = var.owner.inputs[0]
-    return var is shared
+    return var.owner is None and isinstance(var, leaves)
 
 
 def _node_error(node: Apply, inputs: list[Any], error: Exception) -> GraphgradError:

@@ -15,8 +15,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import rewrite
 from .compile import GENERATED_GLOBALS, MODES, Function, Mode
 from .graph import Apply, Variable
+from .ops.elemwise import Sigmoid
+from .rewrite import stabilize_log_losses
 from .sparse import RowSparse
 from .types import GraphgradError, NonFiniteError, TensorType, describe_value, format_shape
 
@@ -125,24 +128,64 @@ class DebugMode(Mode):
 
     def after_call(self, fn: Function, args: Sequence[Any], results: list[Any], updates: list[Any]) -> None:
         """Evaluate the unrewritten graph and compare every output and update with the rewritten one."""
-        with np.errstate(all="ignore"):  # the naive forms may overflow where the rewritten ones do not
-            reference = fn.evaluate(args, lambda node, inputs, outputs, seconds: self.check_types(node, outputs),
-                                    outputs=fn.unrewritten)
         n = len(fn.outputs)
-        for k, value in enumerate(results):
-            self._compare(fn, f"output {k}", fn.unrewritten[k], fn.outputs[k], reference, value)
+        values = list(results)
         for k, (shared, new) in enumerate(zip(fn.shared_updated, updates)):
             rewritten = fn.update_values[k]
             if fn.computed[n + k] is not rewritten:  # an in-place update computed only its row-sparse operand
                 new = rewritten.owner.op.perform(shared.get_value(borrow=True), new)
-            self._compare(fn, f"update of {shared.label()}", fn.unrewritten[n + k], rewritten, reference, new)
+            values.append(new)
+        reference, note = self._reference(fn, args)
+        for k, value in enumerate(values):
+            problem = disagreement(reference[k], value, self.rtol, self.atol)
+            if problem:
+                what = f"output {k}" if k < n else f"update of {fn.shared_updated[k - n].label()}"
+                what += f" of function {fn.name}" if fn.name else ""
+                rewritten = (fn.outputs + fn.update_values)[k]
+                raise DebugModeError(
+                    f"{what}: rewritten {_source_name(rewritten)} disagrees with "
+                    f"unrewritten {_source_name(fn.unrewritten[k])}{note}: {problem}"
+                    f"{self._culprits(fn, args, k, reference[k])}")
 
-    def _compare(self, fn: Function, what: str, original: Variable, rewritten: Variable,
-                 reference: dict[Variable, Any], value: Any) -> None:
-        problem = disagreement(reference[original], value, self.rtol, self.atol)
-        if problem:
-            raise DebugModeError(f"{what} of function {fn.name or ''}: rewritten {_source_name(rewritten)} "
-                                 f"disagrees with unrewritten {_source_name(original)}: {problem}")
+    def _reference(self, fn: Function, args: Sequence[Any]) -> tuple[list[Any], str]:
+        """Values of the unrewritten outputs and updates, node by node. Where a sigmoid saturates
+        the naive log-losses have lost their digits, so the reference is then the unrewritten graph
+        with only the stabilizing rewrite applied. (A softmax needs no such care: the naive forms
+        only fail where a probability underflows to 0, which gives Inf or NaN.)"""
+        saturated: list[Apply] = []
+
+        def on_node(node: Apply, inputs: list[Any], outputs: list[Any], seconds: float) -> None:
+            self.check_types(node, outputs)
+            if isinstance(node.op, Sigmoid) and _saturated(outputs[0]):
+                saturated.append(node)
+
+        with np.errstate(all="ignore"):  # the naive forms may overflow where the rewritten ones do not
+            values = fn.evaluate(args, on_node, outputs=fn.unrewritten)
+            if not saturated:
+                return [values[v] for v in fn.unrewritten], ""
+            stabilized = stabilize_log_losses(fn.unrewritten)
+            values = fn.evaluate(args, outputs=stabilized)
+        return [values[v] for v in stabilized], f" (stabilized: {_node_name(saturated[0])} saturates)"
+
+    def _culprits(self, fn: Function, args: Sequence[Any], k: int, expected: Any) -> str:
+        """The rewrites without which the k-th value agrees with the reference, for the message."""
+        names = []
+        for name, _ in rewrite.REWRITES:
+            without = Function(fn.inputs, list(fn.unrewritten), exclude=(name,))
+            with np.errstate(all="ignore"):
+                value = without.evaluate(args)[without.outputs[k]]
+            if not disagreement(expected, value, self.rtol, self.atol):
+                names.append(name)
+        return f"; it agrees when one of these rewrites is excluded: {names}" if names else ""
+
+
+def _saturated(p: Any) -> bool:
+    """Whether a probability underflowed to 0 or is so close to 1 that ``1 - p`` kept less than
+    half its digits (within sqrt(eps))."""
+    array = np.asarray(p)
+    if array.dtype.kind != "f" or not array.size:
+        return False
+    return bool(array.min() == 0 or (1 - array).min() < np.sqrt(np.finfo(array.dtype).eps))
 
 
 def _non_finite(value: Any) -> tuple[int, int]:

@@ -8,7 +8,7 @@ import numpy as np
 from .graph import NO_GRADIENT, Apply, Constant, Variable, toposort
 from .ops.basic import as_tensor
 from .ops.shapes import zeros_like
-from .sparse import add_gradients
+from .sparse import add_gradients, dense
 from .types import GradientError
 
 
@@ -68,7 +68,9 @@ def grad(cost: Variable, wrt: Variable | Sequence[Variable], consider_constant: 
         g_outputs = [total(o) for o in node.outputs]
         if all(g is None for g in g_outputs):
             continue  # no path from this node to the cost
-        g_outputs = [zeros_like(o) if g is None else g for g, o in zip(g_outputs, node.outputs)]
+        # Op rules are written for dense gradients: a row-sparse total (a take of this node's output)
+        # gets a visible densify node here; only leaves keep their gradient row-sparse.
+        g_outputs = [zeros_like(o) if g is None else dense(g) for g, o in zip(g_outputs, node.outputs)]
         g_inputs = node.op.grad(node.inputs, node.outputs, g_outputs)
         if len(g_inputs) != len(node.inputs):
             raise GradientError(f"{node.op.label()}: gradient rule returned {len(g_inputs)} terms "

@@ -26,6 +26,7 @@ class _NoGradient:
         return "NO_GRADIENT"
 
 
+#: What an op's ``grad`` returns for an input that receives no gradient (an index, a flag).
 NO_GRADIENT = _NoGradient()
 
 
@@ -326,6 +327,7 @@ class Op:
         return None
 
     def __call__(self, *inputs: Any) -> Any:
+        """Apply the op: its output variable, or the list of them for a multi-output op."""
         node = self.make_node(*inputs)
         return node.outputs[0] if len(node.outputs) == 1 else node.outputs
 
@@ -386,5 +388,5 @@ def clone_graph(
         for old, new in zip(node.outputs, new_outputs):
             if new.name is None and old.name is not None and new.owner is not None:
                 new.name = old.name  # rewritten nodes keep the user's names
-            memo[old] = new
+            memo.setdefault(old, new)  # a replaced variable stays replaced, even if its inputs were too
     return [memo.get(o, o) for o in outputs]

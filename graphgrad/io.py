@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import zipfile
 from pathlib import Path
 from typing import Mapping
 
@@ -20,10 +21,14 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> No
         if np.asarray(array).dtype.kind not in "biufU":
             raise InputTypeError(f"save: array {name!r} has dtype {np.asarray(array).dtype}; only numbers and "
                                  "strings are saved (no pickled objects)")
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
+    temporary = path.parent / f"{path.name}.{secrets.token_hex(4)}.tmp"
+    # os.open with mode 0o666 lets the umask decide, as for any new file (mkstemp would make it 0o600).
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez(stream, **{name: np.asarray(a) for name, a in arrays.items()})
+            stream.flush()
+            os.fsync(stream.fileno())  # the data must be on disk before the rename makes it the model
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
@@ -36,9 +41,12 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(f"load: no file {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"it holds a single {type(data).__name__}, not an archive of named arrays")
+        with data:
             return {name: data[name] for name in data.files}
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise InputTypeError(f"load: {path} is not a readable .npz file of arrays: {error}") from None
 
 

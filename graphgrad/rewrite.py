@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .graph import Apply, Constant, Variable, clone_graph, toposort
-from .ops.elemwise import BroadcastLike, Cast, Log, Mul, Sigmoid, SigmoidGrad, SumTo, TrueDiv
+from .ops.elemwise import Add, BroadcastLike, Cast, Log, Mul, Neg, Sigmoid, SigmoidGrad, Softplus, Sub, SumTo, TrueDiv
 from .ops.indexing import Take
 from .ops.nnet import (BinaryCrossentropy, BinaryCrossentropyGrad, CategoricalCrossentropy,
                        CategoricalCrossentropyGrad, LogSoftmax, SigmoidBinaryCrossentropy,
@@ -28,8 +28,8 @@ def _same_op(node: Apply, inputs: Sequence[Variable]) -> list[Variable]:
     return Apply(node.op, inputs, [o.type for o in node.outputs]).outputs
 
 
-def _owner_op(var: Variable) -> object:
-    return var.owner.op if var.owner is not None else None
+def _owner_op(var: Variable | None) -> object:
+    return var.owner.op if var is not None and var.owner is not None else None
 
 
 def merge(outputs: Sequence[Variable]) -> list[Variable]:
@@ -58,33 +58,82 @@ def fold_constants(outputs: Sequence[Variable]) -> list[Variable]:
     def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
         if inputs and all(isinstance(v, Constant) for v in inputs) and len(node.outputs) == 1 \
                 and isinstance(node.outputs[0].type, TensorType):
-            with np.errstate(all="ignore"):
-                value = np.asarray(node.op.perform(*[v.data for v in inputs]))
+            try:
+                with np.errstate(all="ignore"):
+                    value = np.asarray(node.op.perform(*[v.data for v in inputs]))
+            except Exception:  # noqa: BLE001 - left in the graph, a call raises it naming the node
+                return _same_op(node, inputs)
             return [Constant(node.outputs[0].type, value, node.outputs[0].name)]
         return _same_op(node, inputs)
 
     return clone_graph(outputs, rebuild=rebuild)
 
 
+def _one_minus(var: Variable | None) -> Variable | None:
+    """``x`` when ``var`` is ``1 - x`` (with a constant 1 that does not broadcast x), else None."""
+    if var is None or not isinstance(_owner_op(var), Sub):
+        return None
+    one, x = var.owner.inputs
+    if isinstance(one, Constant) and one.data.size == 1 and one.data.reshape(-1)[0] == 1 and x.type == var.type:
+        return x
+    return None
+
+
+def _add_terms(var: Variable) -> list[Variable]:
+    """The terms of a (nested) sum ``a + b + ...``; ``[var]`` when it is not a sum."""
+    terms, stack = [], [var]
+    while stack:
+        v = stack.pop()
+        if isinstance(_owner_op(v), Add):
+            stack.extend(reversed(v.owner.inputs))
+        else:
+            terms.append(v)
+    return terms
+
+
+def _stable_sigmoid_grad(y: Variable, g: Variable, shape: tuple) -> Variable | None:
+    """``g y (1 - y)`` for ``y = sigmoid(z)`` without the division by ``y`` or ``1 - y`` in ``g``
+    when ``g`` is the gradient of a log-loss (0 * inf at saturation); None for any other ``g``."""
+    # The loss's gradient may come through the runtime reduction to y's shape; keep it.
+    reduced = isinstance(_owner_op(g), SumTo) and g.owner.inputs[1] is y
+    loss_grad = g.owner.inputs[0] if reduced else g
+    if isinstance(_owner_op(loss_grad), BinaryCrossentropyGrad) and loss_grad.owner.inputs[0] is y \
+            and (reduced or g.type.shape == shape):
+        _, t, upstream = loss_grad.owner.inputs
+        stable = upstream * (y - t)  # y is sigmoid(z): merges with the forward pass
+        return SumTo()(stable, y) if reduced else stable
+    if isinstance(_owner_op(g), TrueDiv) and g.owner.inputs[1] is y:
+        return g.owner.inputs[0] * (1 - y)  # grad of log(sigmoid(z))
+    if isinstance(_owner_op(g), Neg) and isinstance(_owner_op(g.owner.inputs[0]), TrueDiv) \
+            and _one_minus(g.owner.inputs[0].owner.inputs[1]) is y:
+        return -(g.owner.inputs[0].owner.inputs[0] * y)  # grad of log(1 - sigmoid(z))
+    return None
+
+
 def stabilize_log_losses(outputs: Sequence[Variable]) -> list[Variable]:
     """Numerically stable forms of log-losses and their gradients:
-    binary_crossentropy(sigmoid(z), t) from z; categorical_crossentropy(softmax(x), y) and
-    log(softmax(x)) from x; and the matching patterns in gradients built by ``grad``."""
+    binary_crossentropy(sigmoid(z), t), log(sigmoid(z)) and log(1 - sigmoid(z)) from z;
+    categorical_crossentropy(softmax(x), y) and log(softmax(x)) from x; and the matching patterns
+    in gradients built by ``grad``."""
     def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
         op = node.op
         first = inputs[0]
         if isinstance(op, BinaryCrossentropy) and isinstance(_owner_op(first), Sigmoid):
             return [SigmoidBinaryCrossentropy()(first.owner.inputs[0], inputs[1])]
         if isinstance(op, SigmoidGrad) and isinstance(_owner_op(first), Sigmoid):
-            g = inputs[1]
-            # The loss's gradient may come through the runtime reduction to p's shape; keep it.
-            reduced = isinstance(_owner_op(g), SumTo) and g.owner.inputs[1] is first
-            loss_grad = g.owner.inputs[0] if reduced else g
-            if isinstance(_owner_op(loss_grad), BinaryCrossentropyGrad) and loss_grad.owner.inputs[0] is first \
-                    and (reduced or g.type.shape == node.outputs[0].type.shape):
-                _, t, upstream = loss_grad.owner.inputs
-                stable = upstream * (first - t)  # first is sigmoid(z): merges with the forward pass
-                return [SumTo()(stable, first) if reduced else stable]
+            # y (1 - y) g is linear in g: each term of a sum of gradients gets its own stable form.
+            terms = _add_terms(inputs[1])
+            stable = [_stable_sigmoid_grad(first, term, node.outputs[0].type.shape) for term in terms]
+            if any(s is not None for s in stable):
+                parts = [SigmoidGrad()(first, term) if s is None else s for s, term in zip(stable, terms)]
+                total = parts[0]
+                for part in parts[1:]:
+                    total = total + part
+                return [total]
+        if isinstance(op, Log) and isinstance(_owner_op(first), Sigmoid):
+            return [-Softplus()(-first.owner.inputs[0])]  # log(sigmoid(z)) = -softplus(-z)
+        if isinstance(op, Log) and isinstance(_owner_op(_one_minus(first)), Sigmoid):
+            return [-Softplus()(_one_minus(first).owner.inputs[0])]  # log(1 - sigmoid(z)) = -softplus(z)
         if isinstance(op, CategoricalCrossentropy) and isinstance(_owner_op(first), Softmax):
             return [SoftmaxCrossentropy()(first.owner.inputs[0], inputs[1])]
         if isinstance(op, Log) and isinstance(_owner_op(first), Softmax):

@@ -285,7 +285,7 @@ class SparseVariable(Variable):
     def __add__(self, other: Any) -> Variable:
         if isinstance(other, SparseVariable):
             return SparseAdd()(self, other)
-        return IncRows(+1)(other, self)
+        return IncRows(+1)(other, self) if _fits(other, self) else self.dense() + other
 
     __radd__ = __add__
 
@@ -295,7 +295,15 @@ class SparseVariable(Variable):
         return self.dense() - other
 
     def __rsub__(self, other: Any) -> Variable:
-        return IncRows(-1)(other, self)
+        return IncRows(-1)(other, self) if _fits(other, self) else other - self.dense()
+
+
+def _fits(table: Any, s: Variable) -> bool:
+    """Whether dense ``table`` has the shape ``s`` stands for; anything else (``1 - g``) broadcasts,
+    which only the dense equivalent can."""
+    table = as_tensor(table)
+    return table.ndim == s.ndim and all(a is None or b is None or a == b
+                                        for a, b in zip(table.type.shape, s.type.shape))
 
 
 def add_gradients(terms: Sequence[Variable]) -> Variable:

@@ -57,7 +57,8 @@ def verify_grad(f: Callable[..., Variable], inputs: Sequence[np.ndarray], eps: f
         error = np.abs(np.asarray(g) - numeric) - (atol + rtol * np.abs(numeric))
         if error.size and error.max() > worst[0]:
             i = int(error.argmax())
-            worst = (float(error.max()), f"input {k} ({variables[k].name}) element {np.unravel_index(i, numeric.shape)}: "
+            element = tuple(int(d) for d in np.unravel_index(i, numeric.shape))
+            worst = (float(error.max()), f"input {k} ({variables[k].name}) element {element}: "
                                          f"symbolic {np.asarray(g).reshape(-1)[i]:.8g}, numeric {numeric_flat[i]:.8g}")
     if worst[0] > 0:
         raise GradientMismatch(f"verify_grad: gradient mismatch at {worst[1]}")

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from .imdb_source import (CACHE_ENV, DATA_ENV, SPLITS, DataFormatError, Review, Source,
                           default_cache_dir, locate, order, read_reviews, resolve_data_path,
                           write_atomically)
-from .vocab import TOKENIZER_VERSION, Vocabulary, tokenize
+from .vocab import TOKENIZER_VERSION, Vocabulary, tokenize, with_ngrams
 
 __all__ = ["Corpus", "DataFormatError", "Split", "default_cache_dir", "load", "resolve_data_path",
            "split_validation"]
@@ -120,8 +120,9 @@ def _take_balanced(reviews: list[Review], limit: int | None) -> list[Review]:
 
 
 def _index(reviews: list[Review], min_count: int, polarity_cutoff: float,
-           progress: bool) -> dict[str, np.ndarray]:
-    """Tokenize, build the vocabulary from the training reviews, and encode every review."""
+           progress: bool, ngrams: int = 1) -> dict[str, np.ndarray]:
+    """Tokenize, build the vocabulary (of words and n-grams up to ``ngrams`` words) from the
+    training reviews, and encode every review."""
     # Provisional ids in order of first sight (a missing word gets the next id, all in C); they
     # become vocabulary ids once the vocabulary is known, after the last training review.
     provisional: defaultdict[str, int] = defaultdict()
@@ -130,7 +131,7 @@ def _index(reviews: list[Review], min_count: int, polarity_cutoff: float,
     occurrences = (Counter(), Counter())  # in negative, positive training reviews
     bar = tqdm(reviews, desc="tokenizing", unit=" reviews", disable=not progress)
     for i, review in enumerate(bar):
-        words = tokenize(review.text)
+        words = with_ngrams(tokenize(review.text), ngrams)
         if review.split == "train":
             occurrences[review.label].update(words)
         before = len(flat)
@@ -189,15 +190,18 @@ def _write_cache(path: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
 
 def load(data: str | os.PathLike | None = None, *, min_count: int = 0, polarity_cutoff: float = 0.0,
          limit_train: int | None = None, limit_test: int | None = None, cache: bool = True,
-         cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Corpus:
+         cache_dir: str | os.PathLike | None = None, progress: bool = True, ngrams: int = 1) -> Corpus:
     """Load the IMDB corpus (see the module docstring), from the ``.npz`` cache when it is fresh.
 
     ``data``: a tarball, an ``aclImdb/`` folder, or Trask's ``reviews.txt`` (or its folder);
     ``None`` resolves it as ``resolve_data_path`` does. ``min_count`` and ``polarity_cutoff``
     prune the vocabulary (see ``models.vocab``); ``limit_train``/``limit_test`` sample
-    label-balanced subsets. ``cache_dir`` (default ``default_cache_dir()``) is searched for the
-    data and holds the cache.
+    label-balanced subsets. ``ngrams`` > 1 adds runs of up to that many words to the vocabulary
+    and the reviews (see ``models.vocab.with_ngrams``). ``cache_dir`` (default
+    ``default_cache_dir()``) is searched for the data and holds the cache.
     """
+    if ngrams < 1:
+        raise ValueError(f"ngrams must be >= 1, got {ngrams}")
     for option, limit in (("limit_train", limit_train), ("limit_test", limit_test)):
         if limit is not None and limit < 0:
             raise ValueError(f"{option} must be a count >= 0 or None, got {limit}")
@@ -207,6 +211,8 @@ def load(data: str | os.PathLike | None = None, *, min_count: int = 0, polarity_
     source = locate(path)
     options = {"min_count": min_count, "polarity_cutoff": float(polarity_cutoff),
                "limit_train": limit_train, "limit_test": limit_test}
+    if ngrams > 1:  # only then, so that caches built before this option stay valid
+        options["ngrams"] = ngrams
     key = _cache_key(source, options)
     cache_path = cache_dir / f"imdb-{key[:20]}.npz" if cache else None
 
@@ -217,7 +223,7 @@ def load(data: str | os.PathLike | None = None, *, min_count: int = 0, polarity_
         splits = {split: _take_balanced([review for review in reviews if review.split == split],
                                         limit)
                   for split, limit in (("train", limit_train), ("test", limit_test))}
-        arrays = _index(splits["train"] + splits["test"], min_count, polarity_cutoff, progress)
+        arrays = _index(splits["train"] + splits["test"], min_count, polarity_cutoff, progress, ngrams)
         if cache_path:
             _write_cache(cache_path, key, arrays)
 

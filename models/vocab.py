@@ -35,6 +35,12 @@ def tokenize(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("<br />", " "))
 
 
+def with_ngrams(words: list[str], ngrams: int) -> list[str]:
+    """``words`` followed by their runs of 2 to ``ngrams`` words, each joined by a space (a space
+    never occurs inside a word, so an n-gram cannot collide with a word)."""
+    return words + [" ".join(words[i:i + n]) for n in range(2, ngrams + 1) for i in range(len(words) - n + 1)]
+
+
 def polarity(positive: int, negative: int) -> float:
     """Trask's positive-to-negative score of a word seen ``positive``/``negative`` times."""
     ratio = positive / (negative + 1)
@@ -70,11 +76,11 @@ class Vocabulary:
     def __contains__(self, word: object) -> bool:
         return word in self.index
 
-    def encode(self, text: str) -> np.ndarray:
-        """The sorted unique ids (int32) of the words of ``text`` in the vocabulary (others are
-        skipped)."""
+    def encode(self, text: str, ngrams: int = 1) -> np.ndarray:
+        """The sorted unique ids (int32) of the words (and n-grams up to ``ngrams`` words, see
+        ``with_ngrams``) of ``text`` in the vocabulary (others are skipped)."""
         index = self.index
-        return np.array(sorted({index[word] for word in tokenize(text) if word in index}),
+        return np.array(sorted({index[word] for word in with_ngrams(tokenize(text), ngrams) if word in index}),
                         dtype=np.int32)
 
     def decode(self, ids: Iterable[int]) -> list[str]:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import imdb, imdb_source
-from models.vocab import Vocabulary, polarity, tokenize
+from models.vocab import Vocabulary, polarity, tokenize, with_ngrams
 
 REAL_DATA = os.environ.get(imdb_source.DATA_ENV)  # read before the fixture below clears it
 real_download_file = imdb_source.download_file
@@ -118,6 +118,27 @@ def test_vocabulary_comes_from_training_reviews_only(tmp_path):
     assert "zebra" not in corpus.vocab  # test-only (and unsup/) word
     # "A great zebra movie."
     assert corpus.vocab.decode(corpus.test.review(2)) == ["great", "a", "movie"]
+
+
+def test_with_ngrams_appends_runs_of_words():
+    assert with_ngrams(["a", "b", "c"], 1) == ["a", "b", "c"]
+    assert with_ngrams(["a", "b", "c"], 3) == ["a", "b", "c", "a b", "b c", "a b c"]
+    assert with_ngrams(["a"], 2) == ["a"]
+
+
+def test_bigrams_join_the_vocabulary_and_the_reviews(tmp_path):
+    folder = write_folder(tmp_path)
+    words = quiet_load(folder, tmp_path)
+    pairs = quiet_load(folder, tmp_path, ngrams=2, min_count=2)
+    assert pairs.cache_path != words.cache_path
+    assert "great" in pairs.vocab and "the plot" in pairs.vocab and "great movie" not in pairs.vocab
+    # "The plot was fine; great cast.": "fine great" and "great cast" occur once
+    assert sorted(pairs.vocab.decode(pairs.train.review(7))) == [
+        "cast", "fine", "great", "plot", "plot was", "the", "the plot", "was", "was fine"]
+    assert pairs.vocab.encode("the plot, the plot", ngrams=2).tolist() == sorted(
+        pairs.vocab.index[w] for w in ["the", "plot", "the plot"])
+    with pytest.raises(ValueError, match="ngrams"):
+        quiet_load(folder, tmp_path, ngrams=0)
 
 
 def test_min_count_drops_rare_words(tmp_path):

@@ -21,7 +21,7 @@ def as_tensor(value: Any, name: str | None = None, dtype: Any = None) -> Variabl
     if isinstance(value, Variable):
         # A dense consumer of a row-sparse gradient gets a visible densify node.
         return value.dense() if getattr(value.type, "is_sparse", False) else value
-    if dtype is None and isinstance(value, float):
+    if dtype is None and isinstance(value, float) and not isinstance(value, np.float64):  # np.float64 is a float
         dtype = config.floatX
     try:
         data = np.asarray(value, dtype=dtype)
@@ -99,7 +99,7 @@ def shared(value: Any, name: str | None = None, shape: Sequence[int | None] | No
            borrow: bool = False) -> SharedVariable:
     """A parameter holding ``value`` between calls. Its static shape is the value's unless ``shape``
     declares some dims unknown (so that ``set_value`` may change them)."""
-    if isinstance(value, float):
+    if isinstance(value, float) and not isinstance(value, np.float64):  # np.float64 subclasses float
         value = np.asarray(value, dtype=config.floatX)
     array = np.array(value, copy=not borrow) if not isinstance(value, np.ndarray) or not borrow else value
     if array.dtype.kind not in "biuf":

@@ -18,9 +18,10 @@ def _probe_dtype(op: "Elemwise", dtypes: tuple[np.dtype, ...]) -> np.dtype:
         return np.asarray(op.perform(*[np.ones((), d) for d in dtypes])).dtype
 
 
-def sum_axes_for(x_shape: Sequence[int | None], out_shapes: Sequence[Sequence[int | None]], out: Sequence[int | None],
-                 ) -> tuple[tuple[int, ...], bool]:
-    """Which output axes a gradient must be summed over to fit an operand of ``x_shape``.
+def sum_axes_for(x_shape: Sequence[int | None], other_shapes: Sequence[Sequence[int | None]],
+                 out: Sequence[int | None]) -> tuple[tuple[int, ...], bool]:
+    """Which output axes a gradient must be summed over to fit an operand of ``x_shape``, given the
+    shapes of the operands that are other variables.
 
     Returns (axes, dynamic): ``dynamic`` is True when a dim unknown at build time might be 1 at call
     time while the output is larger, so the reduction can only be decided on the values.
@@ -33,8 +34,7 @@ def sum_axes_for(x_shape: Sequence[int | None], out_shapes: Sequence[Sequence[in
         if d == 1 and out[axis] != 1:
             axes.append(axis)
         elif d is None:
-            others = [s[axis - (len(out) - len(s))] for s in out_shapes
-                      if len(s) > axis - (len(out) - len(s)) >= 0 and s is not x_shape]
+            others = [s[axis - (len(out) - len(s))] for s in other_shapes if len(s) > axis - (len(out) - len(s)) >= 0]
             if any(o is None or o > 1 for o in others):
                 dynamic = True
     return tuple(axes), dynamic
@@ -65,9 +65,11 @@ class Elemwise(Op):
 
     def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable], g_outputs: Sequence[Variable]) -> list:
         grads = self.elemwise_grad(inputs, outputs, g_outputs)
-        shapes = [v.type.shape for v in inputs]
         out = outputs[0].type.shape
-        return [g if g is NO_GRADIENT else reduce_to(g, x, *sum_axes_for(x.type.shape, shapes, out))
+        # Other variables, not other shapes: two operands may share one type object (a cloned
+        # graph's), and only the same variable is sure to have the same runtime shape.
+        return [g if g is NO_GRADIENT else
+                reduce_to(g, x, *sum_axes_for(x.type.shape, [v.type.shape for v in inputs if v is not x], out))
                 for g, x in zip(grads, inputs)]
 
     def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
@@ -79,14 +81,15 @@ class Elemwise(Op):
 def reduce_to(g: Variable, x: Variable, axes: tuple[int, ...], dynamic: bool) -> Variable:
     """Sum a broadcast gradient ``g`` back to the shape of operand ``x``."""
     if dynamic:
-        return SumTo()(g, x)
-    lead = g.ndim - x.ndim
-    kept = tuple(a for a in axes if a >= lead)
-    if kept:
-        g = g.sum(axis=kept, keepdims=True)
-    if lead:
-        g = g.sum(axis=tuple(range(lead)))
-    if g.dtype != x.dtype and x.dtype.kind == "f":
+        g = SumTo()(g, x)
+    else:
+        lead = g.ndim - x.ndim
+        kept = tuple(a for a in axes if a >= lead)
+        if kept:
+            g = g.sum(axis=kept, keepdims=True)
+        if lead:
+            g = g.sum(axis=tuple(range(lead)))
+    if g.dtype != x.dtype and x.dtype.kind == "f":  # the same dtype whether shapes are known or not
         g = cast(g, x.dtype)
     return g
 
@@ -411,6 +414,7 @@ def zeros_like_scalar(like: Variable) -> Variable:
 def _binary(op: Op):  # noqa: ANN202
     def apply(a: Any, b: Any) -> Variable:
         return op(a, b)
+    apply.__doc__ = type(op).__doc__
     return apply
 
 
@@ -427,6 +431,7 @@ def _sparse_aware(op: Op, name: str):  # noqa: ANN202
         if _is_sparse(b):
             return getattr(b, f"__r{name}__")(a)
         return op(a, b)
+    apply.__doc__ = f"{type(op).__doc__} Broadcasts; a row-sparse operand combines as sparse.py says."
     return apply
 
 

@@ -16,13 +16,19 @@ from ..types import InputTypeError, ShapeError, TensorType, broadcast_static
 from .basic import as_tensor
 from .shapes import zeros_like
 
-UNSIGNED = {np.dtype(t): np.dtype(u) for t, u in
-            [("int8", "uint8"), ("int16", "uint16"), ("int32", "uint32"), ("int64", "uint64")]}
+# No int64 entry: numpy casts uint64 indices back to intp, so a viewed -1 would wrap to the last row.
+UNSIGNED = {np.dtype(t): np.dtype(u) for t, u in [("int8", "uint8"), ("int16", "uint16"), ("int32", "uint32")]}
 
 
 def unsigned(indices: np.ndarray) -> np.ndarray:
-    """A zero-copy unsigned view of signed indices, so negative ones fail numpy's bounds check."""
+    """A zero-copy unsigned view of signed indices, so negative ones fail numpy's bounds check;
+    64-bit indices, which have no such view, are checked for negative values instead."""
     indices = np.asarray(indices)
+    if indices.dtype.kind in "iu" and indices.dtype.itemsize == 8:
+        signed = indices.view(np.int64)  # uint64 ids above 2**63 would wrap too
+        if signed.size and signed.min() < 0:
+            raise IndexError(f"index {indices[signed < 0].flat[0]} is out of range (negative ids never wrap)")
+        return signed
     return indices.view(UNSIGNED[indices.dtype]) if indices.dtype in UNSIGNED else indices
 
 
@@ -44,10 +50,16 @@ class Take(Op):
         return Apply(self, [x, indices], [TensorType(x.dtype, indices.type.shape + x.type.shape[1:])])
 
     def perform(self, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
-        return x.take(unsigned(indices), axis=0)
+        try:
+            return x.take(unsigned(indices), axis=0)
+        except IndexError:
+            check_indices(np.asarray(indices), len(x))  # names a negative id as given, not its unsigned view
+            raise
 
     def py_expr(self, node: Apply, args: Sequence[str]) -> str:
         dtype = node.inputs[1].dtype
+        if dtype.itemsize == 8:
+            return None  # perform checks 64-bit ids for negatives
         view = f".view(_np.{UNSIGNED[dtype]})" if dtype in UNSIGNED else ""
         return f"{args[0]}.take({args[1]}{view}, axis=0)"
 

@@ -9,7 +9,7 @@ import numpy as np
 from ..graph import NO_GRADIENT, Apply, Op, Variable
 from ..types import InputTypeError, ShapeError, TensorType
 from .basic import as_tensor
-from .elemwise import Elemwise, log, log1p, sigmoid, stable_softplus
+from .elemwise import Elemwise, log, log1p, maximum, sigmoid, stable_softplus
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -68,18 +68,26 @@ class LogSoftmax(_LastAxis):
         return [g - Softmax()(inputs[0]) * g.sum(axis=-1, keepdims=True)]
 
 
+#: The naive log-loss on probabilities clamps each log at -100 and its gradient's denominator at
+#: 1e-12 (PyTorch's convention): at p in {0, 1} the loss is 0 for the matching target and 100 for
+#: the wrong one, never inf or NaN, and the gradient stays finite. From logits, the stable rewrite
+#: computes the exact value instead.
+LOG_FLOOR, DENOMINATOR_FLOOR = -100.0, 1e-12
+
+
 class BinaryCrossentropy(Elemwise):
-    """-(t log p + (1 - t) log(1 - p)) for probabilities p and targets t."""
+    """-(t log p + (1 - t) log(1 - p)) for probabilities p and targets t (logs clamped at -100)."""
 
     def label(self) -> str:
         return "binary_crossentropy"
 
     def perform(self, p: Any, t: Any) -> Any:
-        return -(t * np.log(p) + (1 - t) * np.log1p(-p))
+        with np.errstate(divide="ignore"):  # log(0) = -inf is clamped
+            return -(t * np.maximum(np.log(p), LOG_FLOOR) + (1 - t) * np.maximum(np.log1p(-p), LOG_FLOOR))
 
     def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
         (p, t), (g,) = inputs, g_outputs
-        return [BinaryCrossentropyGrad()(p, t, g), g * (log1p(-p) - log(p))]
+        return [BinaryCrossentropyGrad()(p, t, g), g * (maximum(log1p(-p), LOG_FLOOR) - maximum(log(p), LOG_FLOOR))]
 
 
 class BinaryCrossentropyGrad(Elemwise):
@@ -87,7 +95,7 @@ class BinaryCrossentropyGrad(Elemwise):
     nin = 3
 
     def perform(self, p: Any, t: Any, g: Any) -> Any:
-        return g * (p - t) / (p * (1 - p))
+        return g * (p - t) / np.maximum(p * (1 - p), DENOMINATOR_FLOOR)
 
     def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
         (p, t, g), (h,) = inputs, g_outputs
@@ -120,15 +128,23 @@ def _check_labels(p: Variable, labels: Variable, where: str) -> None:
                          f"{labels.type.shape[0]} labels")
 
 
-def _pick(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """x[i, labels[i]] for each row i, with labels checked against the class count."""
-    n_classes = x.shape[-1]
+def _check_label_range(labels: np.ndarray, n_classes: int) -> None:
+    # Gradient rules check too: when the loss value is not needed they are the only ones to see
+    # the labels, and put_along_axis would wrap a negative label.
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise IndexError(f"labels must be in [0, {n_classes}), got values from {labels.min()} to {labels.max()}")
+
+
+def _pick(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """x[i, labels[i]] for each row i, with labels checked against the class count."""
+    if labels.shape != x.shape[:-1]:
+        raise ValueError(f"labels of shape {labels.shape} for probabilities of shape {x.shape}")
+    _check_label_range(labels, x.shape[-1])
     return np.take_along_axis(x, labels[..., None], axis=-1)[..., 0]
 
 
 def _onehot_like(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    _check_label_range(labels, x.shape[-1])
     out = np.zeros_like(x)
     np.put_along_axis(out, labels[..., None], 1, axis=-1)
     return out
@@ -160,7 +176,10 @@ class CategoricalCrossentropyGrad(Op):
         return Apply(self, [p, labels, g], [TensorType(p.dtype, p.type.shape)])
 
     def perform(self, p: np.ndarray, labels: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return -_onehot_like(p, labels) * (np.asarray(g)[..., None] / p)
+        # Not -onehot * g / p: a zero probability off the label would give 0 * inf = nan.
+        out = np.zeros(np.shape(p), dtype=np.result_type(p, g))
+        np.put_along_axis(out, labels[..., None], -(np.asarray(g) / _pick(p, labels))[..., None], axis=-1)
+        return out
 
 
 class SoftmaxCrossentropy(Op):

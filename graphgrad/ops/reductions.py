@@ -82,13 +82,15 @@ class Sum(_Reduce):
 
 
 class Max(_Reduce):
-    """Maximum over axes; the gradient goes to every position holding the maximum."""
+    """Maximum over axes; the gradient is shared evenly by the positions holding the maximum."""
     method = "max"
 
     def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
         x = inputs[0]
-        hit = eq(x, self._expanded(outputs[0]))
-        return [self._expanded(g_outputs[0]) * hit]
+        hit = cast(eq(x, self._expanded(outputs[0])), x.dtype)
+        # Not the whole gradient to every tie: max(a, a) = a has slope 1, not 2 (ties are exact
+        # wherever the reduced axis was broadcast).
+        return [self._expanded(g_outputs[0]) * (hit / Sum(self.axes, True)(hit))]
 
 
 class Argmax(Op):

@@ -185,8 +185,14 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Variable:
 
 
 def expand_dims(x: Any, axes: int | Sequence[int]) -> Variable:
-    """``x`` with new axes of length 1 inserted."""
-    return ExpandDims((axes,) if isinstance(axes, int) else axes)(x)
+    """``x`` with new axes of length 1 inserted at positions ``axes`` of the result (numpy's rule,
+    negative positions count from the result's end)."""
+    x = as_tensor(x)
+    axes = (axes,) if isinstance(axes, int) else tuple(axes)
+    ndim = x.ndim + len(axes)
+    if any(not -ndim <= a < ndim for a in axes) or len({a % ndim for a in axes}) != len(axes):
+        raise ShapeError(f"expand_dims of {x.label()} ({x.ndim}-d): invalid new axes {axes}")
+    return ExpandDims([a % ndim for a in axes])(x)
 
 
 def arange(n: Any) -> Variable:

@@ -1,0 +1,448 @@
+"""The bag-of-words sentiment network of Trask's lesson, built and differentiated with graphgrad.
+
+A review is the set of its known word ids. The network: ``hidden = sum of W0[ids]``,
+``p = sigmoid(hidden . W1)`` with ``W1`` hidden-by-1 (plus an optional output bias ``b``),
+trained on the binary cross-entropy of ``p`` against the label. Gradients come from one ``gg.grad`` call; the
+``W0`` update ``W0 - lr * gW0`` has a row-sparse ``gW0``, which graphgrad applies in place to the
+rows of the review(s) only, so a step costs the same whatever the vocabulary size.
+
+Two training modes: per-review SGD (``batch_size=1``, the lesson's setting) and mini-batches,
+whose hidden layer is ``gg.segment_sum(gg.take(W0, ids), segments, n_reviews)`` and whose loss
+is the *sum* of the reviews' losses, so ``lr`` means the same step per review at every batch size.
+
+Learning rate: the lesson's 0.1 multiplies the squared-error delta ``(p - t) * p * (1 - p)``,
+whose sigmoid factor is at most 1/4; the log-loss delta is ``p - t`` alone, so the same step
+needs a smaller rate. ``DEFAULT_LR`` was chosen by the sweep in docs/sentiment.md.
+
+Command line: ``python -m models.sentiment {train,evaluate,predict} --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+import graphgrad as gg
+
+from . import imdb
+from .imdb import Split
+from .vocab import Vocabulary
+
+DEFAULT_LR = 0.001
+FORMAT = "graphgrad-sentiment-1"
+INITS = ("lesson", "normal")
+ORDERS = ("alternate", "random", "stored")
+SCHEDULES = ("constant", "linear")
+EVAL_BATCH = 1000  # reviews per forward pass when evaluating: big enough to amortize the calls
+PROGRESS_EVERY = 1000  # reviews between progress-bar refreshes: a refresh costs ~100 steps' time
+
+
+@dataclass(frozen=True)
+class Config:
+    """What defines a trained model besides its weights: architecture, and the options that
+    produced its vocabulary and weights (recorded in saved files)."""
+
+    hidden: int = 10
+    bias: bool = False
+    init: str = "lesson"
+    seed: int = 0
+    lr: float = DEFAULT_LR
+    epochs: int = 1
+    batch_size: int = 1
+    order: str = "alternate"
+    schedule: str = "constant"
+    min_count: int = 0
+    polarity_cutoff: float = 0.0
+    ngrams: int = 1
+    limit_train: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "epochs", "batch_size", "ngrams"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+
+@dataclass
+class TrainResult:
+    """Running (before-update) accuracy of the last epoch, and the training time (wall-clock and
+    CPU: on a shared machine the wall-clock time includes other jobs' time slices)."""
+
+    accuracy: float
+    seconds: float
+    cpu_seconds: float
+    compile_seconds: float
+    reviews: int
+
+
+class SentimentNet:
+    """Weights (graphgrad shared variables), vocabulary and compiled functions of one model."""
+
+    def __init__(self, vocab: Vocabulary, config: Config = Config(),
+                 weights: dict[str, np.ndarray] | None = None):
+        """A fresh model for ``vocab`` initialized as ``config.init`` says, or one holding
+        ``weights`` (``W0``, ``W1`` and, with ``config.bias``, ``b``) as loaded from a file."""
+        self.vocab, self.config = vocab, config
+        if weights is None:
+            weights = initial_weights(len(vocab), config)
+        self.W0 = gg.shared(weights["W0"], name="W0")
+        self.W1 = gg.shared(weights["W1"], name="W1")
+        self.b = gg.shared(weights["b"], name="b") if config.bias else None
+        # A shared learning rate: a schedule changes it between steps without recompiling.
+        self.lr = gg.shared(np.float32(config.lr), name="lr")
+        self._forward: gg.Function | None = None
+
+    @property
+    def params(self) -> dict[str, gg.SharedVariable]:
+        """The trained parameters by name."""
+        return {"W0": self.W0, "W1": self.W1, **({"b": self.b} if self.b is not None else {})}
+
+    # --- graphs ---------------------------------------------------------------------------------
+    def _probability(self, hidden: gg.Variable, w1: gg.Variable) -> gg.Variable:
+        z = gg.dot(hidden, w1)
+        return gg.sigmoid(z if self.b is None else z + self.b)
+
+    def _batch_probability(self) -> tuple[list[gg.Variable], gg.Variable]:
+        ids, segments, n = gg.ivector("ids"), gg.ivector("segments"), gg.iscalar("n_reviews")
+        hidden = gg.segment_sum(gg.take(self.W0, ids), segments, n)
+        return [ids, segments, n], self._probability(hidden, self.W1[:, 0])
+
+    def review_step(self) -> gg.Function:
+        """``step(ids, target) -> p`` (shape (1,)): one SGD step at rate ``self.lr`` on a review's
+        unique word ids (int32) with ``target`` a float32 0 or 1; ``p`` is computed before the
+        update."""
+        ids, target = gg.ivector("ids"), gg.scalar("target")
+        p = self._probability(gg.take(self.W0, ids).sum(axis=0), self.W1)
+        return self._compile_step([ids, target], p, gg.binary_crossentropy(p, target).sum())
+
+    def batch_step(self) -> gg.Function:
+        """``step(ids, segments, n_reviews, targets) -> p`` (shape (n_reviews,)): one SGD step at
+        rate ``self.lr`` on the summed loss of a mini-batch laid out as ``Split.batch`` returns it."""
+        inputs, p = self._batch_probability()
+        targets = gg.vector("targets")
+        return self._compile_step(inputs + [targets], p, gg.binary_crossentropy(p, targets).sum())
+
+    def _compile_step(self, inputs: list[gg.Variable], p: gg.Variable, loss: gg.Variable) -> gg.Function:
+        params = list(self.params.values())
+        grads = gg.grad(loss, params)
+        return gg.function(inputs, p, updates=[(w, w - self.lr * g) for w, g in zip(params, grads)],
+                           name="sentiment_step")
+
+    def forward(self) -> gg.Function:
+        """``forward(ids, segments, n_reviews) -> p``, compiled once."""
+        if self._forward is None:
+            inputs, p = self._batch_probability()
+            self._forward = gg.function(inputs, p, name="sentiment_forward")
+        return self._forward
+
+    # --- training and evaluation ----------------------------------------------------------------
+    def fit(self, split: Split, *, progress: bool = True) -> TrainResult:
+        """Train on ``split`` as the config says (see ``review_order`` for its ``order``, and
+        ``learning_rates`` for its ``schedule``). The accuracy returned is the lesson's running
+        accuracy of the last epoch: each review predicted just before the step it drives."""
+        config = self.config
+        rng = np.random.default_rng(config.seed)
+        start = time.perf_counter()
+        step = self.review_step() if config.batch_size == 1 else self.batch_step()
+        compile_seconds = time.perf_counter() - start
+        chunk = PROGRESS_EVERY if config.batch_size == 1 else config.batch_size
+        rates = learning_rates(config, len(split), chunk)
+        train_seconds = cpu_seconds = 0.0
+        accuracy = float("nan")
+        for epoch in range(config.epochs):
+            order = review_order(split.labels, config.order, rng)
+            desc = f"training {epoch + 1}/{config.epochs}" if config.epochs > 1 else "training"
+            with _bar(len(split), desc, progress) as bar:
+                start, cpu = time.perf_counter(), time.process_time()
+                train = _train_reviews if config.batch_size == 1 else _train_batches
+                accuracy = train(step, split, order, chunk, next(rates), self.lr, bar)
+                train_seconds += time.perf_counter() - start
+                cpu_seconds += time.process_time() - cpu
+        self.lr.set_value(np.float32(config.lr))
+        return TrainResult(accuracy, train_seconds, cpu_seconds, compile_seconds, config.epochs * len(split))
+
+    def predict(self, split: Split, *, progress: bool = False) -> np.ndarray:
+        """p(positive) of every review of ``split`` (float32)."""
+        return self._predict(split, progress)[0]
+
+    def evaluate(self, split: Split, *, progress: bool = True) -> tuple[float, float]:
+        """``(accuracy, seconds)`` on ``split``."""
+        _, accuracy, seconds = self._predict(split, progress)
+        return accuracy, seconds
+
+    def _predict(self, split: Split, progress: bool) -> tuple[np.ndarray, float, float]:
+        forward = self.forward()
+        out = np.empty(len(split), dtype=np.float32)
+        correct = 0
+        with _bar(len(split), "evaluating", progress) as bar:
+            start = time.perf_counter()
+            for first in range(0, len(split), EVAL_BATCH):
+                chosen = np.arange(first, min(first + EVAL_BATCH, len(split)))
+                ids, segments, labels = split.batch(chosen)
+                out[chosen] = p = forward(ids, segments, np.int32(len(chosen)))
+                correct += int(np.count_nonzero((p > 0.5) == (labels > 0.5)))
+                bar.update(len(chosen))
+                bar.set_postfix(accuracy=f"{correct / (chosen[-1] + 1):.4f}", refresh=False)
+            seconds = time.perf_counter() - start
+        return out, correct / max(len(split), 1), seconds
+
+    def predict_text(self, text: str) -> float:
+        """p(positive) of a raw review; words outside the vocabulary are ignored."""
+        ids = self.vocab.encode(text, self.config.ngrams)
+        return float(self.forward()(ids, np.zeros(len(ids), np.int32), np.int32(1))[0])
+
+    # --- files ------------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write weights, vocabulary and config to ``path`` as ``.npz`` (atomically, no pickle)."""
+        arrays = {name: p.get_value(borrow=True) for name, p in self.params.items()}
+        gg.save_arrays(path, {"format": np.array(FORMAT), "config": np.array(json.dumps(asdict(self.config))),
+                              "vocab_words": np.array(json.dumps(self.vocab.words)),
+                              "vocab_counts": self.vocab.counts, **arrays})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SentimentNet:
+        """A model saved by ``save``; a file of another kind or with inconsistent shapes raises
+        ``gg.InputTypeError`` / ``gg.ShapeError`` naming the file."""
+        arrays = gg.load_arrays(path)
+        if "format" not in arrays or str(arrays["format"]) != FORMAT:
+            raise gg.InputTypeError(f"{path}: not a sentiment model file (expected format {FORMAT!r}, "
+                                    f"found arrays {sorted(arrays)})")
+        try:
+            config = Config(**json.loads(str(arrays["config"])))
+            vocab = Vocabulary(json.loads(str(arrays["vocab_words"])), arrays["vocab_counts"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise gg.InputTypeError(f"{path}: unreadable model description: {error!r}") from None
+        expected = {"W0": (len(vocab), config.hidden), "W1": (config.hidden, 1)}
+        if config.bias:
+            expected["b"] = (1,)
+        for name, shape in expected.items():
+            if name not in arrays:
+                raise gg.InputTypeError(f"{path}: missing array {name!r} (found {sorted(arrays)})")
+            array = arrays[name]
+            if array.dtype.kind != "f" or array.shape != shape:
+                raise gg.ShapeError(f"{path}: {name!r} should be a float array of shape {shape} "
+                                    f"(vocabulary {len(vocab)}, hidden {config.hidden}), got "
+                                    f"{array.dtype} {array.shape}")
+        return cls(vocab, config, {name: arrays[name] for name in expected})
+
+
+def initial_weights(vocab_size: int, config: Config) -> dict[str, np.ndarray]:
+    """``lesson``: W0 zeros, W1 ~ N(0, 1) (the lesson's N(0, output_nodes ** -0.5) for one
+    output); ``normal``: W0 ~ N(0, 0.01^2), W1 ~ N(0, 1 / hidden). Bias zero. float32."""
+    rng = np.random.default_rng(config.seed)
+    if config.init == "lesson":
+        W0 = np.zeros((vocab_size, config.hidden), dtype=np.float32)
+        W1 = rng.standard_normal((config.hidden, 1)).astype(np.float32)
+    else:
+        W0 = (0.01 * rng.standard_normal((vocab_size, config.hidden))).astype(np.float32)
+        W1 = (rng.standard_normal((config.hidden, 1)) / np.sqrt(config.hidden)).astype(np.float32)
+    return {"W0": W0, "W1": W1, "b": np.zeros(1, dtype=np.float32)}
+
+
+def learning_rates(config: Config, n_reviews: int, chunk: int) -> Iterator[np.ndarray]:
+    """For each epoch, the learning rate of each chunk of ``chunk`` reviews: ``config.lr``
+    throughout (``constant``), or falling linearly from it to nearly 0 over all the epochs
+    (``linear``), which calms the last steps: SGD's final weights otherwise carry the noise of
+    the last few hundred reviews (docs/sentiment.md)."""
+    chunks = -(-n_reviews // chunk)
+    total = config.epochs * chunks
+    for epoch in range(config.epochs):
+        done = epoch * chunks + np.arange(chunks)
+        if config.schedule == "constant":
+            yield np.full(chunks, config.lr, dtype=np.float32)
+        else:
+            yield (config.lr * (1 - done / total)).astype(np.float32)
+
+
+def review_order(labels: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
+    """The order in which an epoch visits the reviews of ``labels``.
+
+    ``alternate`` (default): each label's reviews shuffled, then interleaved in proportion (neg,
+    pos, neg, pos... when balanced), as in Trask's reviews.txt. Per-review SGD's final weights
+    lean towards the last few hundred labels it saw; a random order lets them run one way and
+    costs up to 3 points of test accuracy (docs/sentiment.md). ``random``: a plain permutation.
+    ``stored``: the stored order, which is sorted by label, so SGD sees every negative first.
+    """
+    if kind == "stored":
+        return np.arange(len(labels))
+    if kind == "random":
+        return rng.permutation(len(labels))
+    position = np.empty(len(labels))
+    for label in (0, 1):
+        members = np.flatnonzero(labels == label)
+        position[rng.permutation(members)] = (np.arange(len(members)) + 0.5) / max(len(members), 1)
+    return np.lexsort((labels, position))
+
+
+def _bar(total: int, desc: str, progress: bool) -> tqdm:
+    return tqdm(total=total, desc=desc, unit=" reviews", unit_scale=True, disable=not progress,
+                mininterval=0.5, file=sys.stderr)
+
+
+def _train_reviews(step: gg.Function, split: Split, order: np.ndarray, chunk: int, rates: np.ndarray,
+                   lr: gg.SharedVariable, bar: tqdm) -> float:
+    """One epoch of per-review SGD, at ``rates[k]`` for the ``k``-th chunk of ``chunk`` reviews;
+    returns the running accuracy."""
+    # Python ints and numpy float32 scalars pass the compiled function's input checks untouched;
+    # fetching them from arrays inside the loop would cost more than the arithmetic of a step.
+    offsets = split.offsets.tolist()
+    targets = list(split.labels.astype(np.float32))
+    ids = split.ids
+    correct = seen = 0
+    for k, first in enumerate(range(0, len(order), chunk)):
+        lr.set_value(rates[k])
+        for i in order[first:first + chunk].tolist():
+            p = step(ids[offsets[i]:offsets[i + 1]], targets[i])
+            correct += (p[0] > 0.5) == (targets[i] > 0.5)
+        bar.update(min(first + chunk, len(order)) - seen)
+        seen = min(first + chunk, len(order))
+        bar.set_postfix(accuracy=f"{correct / seen:.4f}", refresh=False)
+    return correct / max(seen, 1)
+
+
+def _train_batches(step: gg.Function, split: Split, order: np.ndarray, batch_size: int,
+                   rates: np.ndarray, lr: gg.SharedVariable, bar: tqdm) -> float:
+    """One epoch of mini-batch SGD, at ``rates[k]`` for the ``k``-th batch; returns the running
+    accuracy."""
+    correct = seen = 0
+    for k, first in enumerate(range(0, len(order), batch_size)):
+        lr.set_value(rates[k])
+        chosen = order[first:first + batch_size]
+        ids, segments, labels = split.batch(chosen)
+        p = step(ids, segments, np.int32(len(chosen)), labels)
+        correct += int(np.count_nonzero((p > 0.5) == (labels > 0.5)))
+        seen += len(chosen)
+        bar.update(len(chosen))
+        if seen % PROGRESS_EVERY < batch_size:
+            bar.set_postfix(accuracy=f"{correct / seen:.4f}", refresh=False)
+    return correct / max(len(order), 1)
+
+
+def load_corpus(args: argparse.Namespace, config: Config, limit_test: int | None) -> imdb.Corpus:
+    """The corpus with the vocabulary options of ``config``."""
+    return imdb.load(args.data, min_count=config.min_count, polarity_cutoff=config.polarity_cutoff,
+                     limit_train=config.limit_train, limit_test=limit_test, ngrams=config.ngrams,
+                     cache_dir=args.cache_dir, progress=not args.no_progress)
+
+
+def reindex(split: Split, source: Vocabulary, target: Vocabulary) -> Split:
+    """``split``, encoded with ``source``, re-encoded with ``target`` (unknown words dropped)."""
+    if source.words == target.words:
+        return split
+    mapping = np.array([target.index.get(word, -1) for word in source.words], dtype=np.int64)
+    ids = mapping[split.ids] if len(mapping) else np.zeros(0, np.int64)
+    segments = np.repeat(np.arange(len(split)), np.diff(split.offsets))
+    known = ids >= 0
+    ids, segments = ids[known], segments[known]
+    order = np.lexsort((ids, segments))  # each review's ids sorted again
+    offsets = np.zeros(len(split) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(segments, minlength=len(split)), out=offsets[1:])
+    return Split(ids[order].astype(np.int32), offsets, split.labels)
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    config = Config(hidden=args.hidden, bias=args.bias, init=args.init, seed=args.seed, lr=args.lr,
+                    epochs=args.epochs, batch_size=args.batch_size, order=args.order, schedule=args.schedule,
+                    min_count=args.min_count, polarity_cutoff=args.polarity_cutoff, ngrams=args.ngrams,
+                    limit_train=args.limit_train)
+    corpus = load_corpus(args, config, args.limit_test)
+    model = SentimentNet(corpus.vocab, config)
+    trained = model.fit(corpus.train, progress=not args.no_progress)
+    test_accuracy, test_seconds = model.evaluate(corpus.test, progress=not args.no_progress)
+    if args.save:
+        model.save(args.save)
+    return {"train_accuracy": trained.accuracy, "test_accuracy": test_accuracy,
+            "train_reviews_per_second": trained.reviews / max(trained.seconds, 1e-9),
+            "test_reviews_per_second": len(corpus.test) / max(test_seconds, 1e-9),
+            "vocab_size": len(corpus.vocab), "n_train": len(corpus.train), "n_test": len(corpus.test),
+            "load_seconds": corpus.load_seconds, "from_cache": corpus.from_cache,
+            "compile_seconds": trained.compile_seconds, "train_seconds": trained.seconds,
+            "train_cpu_seconds": trained.cpu_seconds,
+            "train_reviews_per_cpu_second": trained.reviews / max(trained.cpu_seconds, 1e-9),
+            "test_seconds": test_seconds, "config": asdict(config)}
+
+
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    model = SentimentNet.load(args.model)
+    corpus = load_corpus(args, model.config, args.limit_test)
+    test = reindex(corpus.test, corpus.vocab, model.vocab)
+    accuracy, seconds = model.evaluate(test, progress=not args.no_progress)
+    return {"test_accuracy": accuracy, "test_reviews_per_second": len(test) / max(seconds, 1e-9),
+            "vocab_size": len(model.vocab), "n_test": len(test), "load_seconds": corpus.load_seconds,
+            "test_seconds": seconds}
+
+
+def _predict(args: argparse.Namespace) -> dict[str, Any]:
+    model = SentimentNet.load(args.model)
+    p = model.predict_text(args.text)
+    return {"p_positive": p, "label": "positive" if p > 0.5 else "negative"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m models.sentiment", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train on the IMDB train split, evaluate on its test split")
+    evaluate = commands.add_parser("evaluate", help="evaluate a saved model on the test split")
+    predict = commands.add_parser("predict", help="p(positive) of one review text")
+    for command in (train, evaluate):
+        command.add_argument("--data", help="tarball, aclImdb/ folder or reviews.txt (default: $GRAPHGRAD_DATA, "
+                                            "then the cache folder, then download)")
+        command.add_argument("--cache-dir", help="corpus cache folder (default: $GRAPHGRAD_CACHE or "
+                                                 "~/.cache/graphgrad)")
+        command.add_argument("--limit-test", type=int, help="evaluate on a balanced sample of N test reviews")
+        command.add_argument("--metrics-json", type=Path, help="also write the metrics to this JSON file")
+        command.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.add_argument("--epochs", type=int, default=1)
+    train.add_argument("--hidden", type=int, default=10)
+    train.add_argument("--lr", type=float, default=DEFAULT_LR)
+    train.add_argument("--batch-size", type=int, default=1, help="1: per-review SGD (the lesson)")
+    train.add_argument("--min-count", type=int, default=0, help="drop words seen fewer times in training")
+    train.add_argument("--polarity-cutoff", type=float, default=0.0, help="drop words with |log-ratio| below")
+    train.add_argument("--ngrams", type=int, default=1, help="2: words and word pairs (bigrams)")
+    train.add_argument("--limit-train", type=int, help="train on a balanced sample of N reviews")
+    train.add_argument("--seed", type=int, default=0, help="weights and shuffling")
+    train.add_argument("--schedule", choices=SCHEDULES, default="constant",
+                       help="learning rate: constant, or linear decay to 0 over the whole training")
+    train.add_argument("--order", choices=ORDERS, default="alternate",
+                       help="alternate: shuffled, labels alternating (default); stored: sorted by label")
+    train.add_argument("--bias", action="store_true", help="add a bias to the output")
+    train.add_argument("--init", choices=INITS, default="lesson")
+    train.add_argument("--save", type=Path, help="write the trained model to this .npz file")
+    evaluate.add_argument("--model", type=Path, required=True)
+    predict.add_argument("--model", type=Path, required=True)
+    predict.add_argument("text")
+    predict.add_argument("--metrics-json", type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run one command; print and return its metrics."""
+    args = _parser().parse_args(argv)
+    run = {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command]
+    metrics = run(args)
+    for name, value in metrics.items():
+        if name != "config":
+            print(f"{name}: {value:.4f}" if isinstance(value, float) else f"{name}: {value}")
+    if args.metrics_json:
+        args.metrics_json.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
