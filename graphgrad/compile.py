@@ -17,10 +17,10 @@ from .ops.basic import as_tensor
 from .ops.reductions import sum_rows
 from .printing import to_networkx
 from .rewrite import rewrite
-from .sparse import IncRows, SparseRowsType, SparseVariable, check_fits
+from .sparse import IncRows, RowGradient, RowSparse, SparseRowsType, SparseVariable, check_fits, rows_after
 from .ops.elemwise import BroadcastLike, SumTo
 from .ops.shapes import ExpandDims, Reshape, ReshapeLike, Transpose
-from .ops.indexing import Subtensor
+from .ops.indexing import Subtensor, Take
 from .types import (GraphgradError, IndexRangeError, InputTypeError, NonFiniteError, ShapeError, TensorType,
                     describe_value, format_shape)
 
@@ -99,7 +99,7 @@ def _fast_check(arg: str, var: Variable, k: int) -> str:
 
 
 #: Names the generated code (and every op's ``py_expr``) may use; debug.py evaluates expressions with them.
-GENERATED_GLOBALS: dict[str, Any] = {"_np": np, "_ndarray": np.ndarray, "_sum_rows": sum_rows}
+GENERATED_GLOBALS: dict[str, Any] = {"_np": np, "_ndarray": np.ndarray, "_sum_rows": sum_rows, "_RowSparse": RowSparse}
 
 
 class Function:
@@ -130,7 +130,9 @@ class Function:
         self.computed = self.outputs + [v.owner.inputs[1] if _is_in_place(s, v) else v
                                         for s, v in zip(self.shared_updated, self.update_values)]
         self.nodes = toposort(self.computed)
-        self.source, self._run = self._generate()
+        self.source, self._generated = self._generate()
+        interpreted = self.mode.per_node or type(self.mode) is not Mode
+        self._run = self._interpreted if interpreted else self._generated
 
     # --- code generation -----------------------------------------------------------------------
     def _generate(self) -> tuple[str, Callable]:
@@ -172,15 +174,30 @@ class Function:
     def _generate_commit(self, names: dict[Variable, str], namespace: dict[str, Any]) -> list[str]:
         """Lines that check updates, commit them, and return the outputs."""
         lines, commits = [], []
+        gathers = {(n.inputs[0], n.inputs[1]): n.outputs[0] for n in self.nodes
+                   if isinstance(n.op, Take) and n.inputs[1].ndim == 1}  # a scalar id gathers a row, not rows
         for k, (shared, value) in enumerate(zip(self.shared_updated, self.update_values)):
             ref = f"_shared_u{k}"
             namespace[ref] = shared
             if _is_in_place(shared, value):
                 table, sparse = value.owner.inputs
                 namespace[f"_inc{k}"] = value.owner.op.apply_in_place
-                namespace[f"_check_rows{k}"] = check_fits
-                lines.append(f"    _check_rows{k}({ref}._value, {names[sparse]})\n")
-                commits.append(f"    _inc{k}({ref}._value, {names[sparse]})\n")
+                gathered = gathers.get((shared, _row_indices(sparse)))
+                if gathered is not None:
+                    # The function already gathered these rows: compute their new values now and
+                    # only write them back at the commit (unless an index repeats).
+                    namespace["_rows_after"] = rows_after
+                    sign = value.owner.op.sign
+                    # The gathered array is the function's own: reuse it unless a result may view it.
+                    reuse = not any(_view_base(v) is gathered for v in self.outputs + self.update_values)
+                    lines.append(f"    r{k} = _rows_after({ref}._value, {names[gathered]}, {names[sparse]}, "
+                                 f"{sign}, {reuse})\n")
+                    commits.append(f"    if r{k} is None:\n        _inc{k}({ref}._value, {names[sparse]})\n"
+                                   f"    else:\n        {ref}._value[{names[sparse]}.indices] = r{k}\n")
+                else:
+                    namespace["_check_fits"] = check_fits
+                    lines.append(f"    _check_fits({ref}._value, {names[sparse]})\n")
+                    commits.append(f"    _inc{k}({ref}._value, {names[sparse]})\n")
             else:
                 namespace[f"_check_update{k}"] = _update_checker(shared)
                 namespace[f"_dtype_u{k}"] = shared.dtype
@@ -197,7 +214,7 @@ class Function:
         outs = [f"{names[o]}.copy()" if _may_view(o) else names[o] for o in self.outputs]
         if self.mode.per_node or type(self.mode) is not Mode:
             return []  # interpreted modes commit through _commit
-        lines.append(f"    outputs = [{', '.join(outs)}]\n")
+        lines.append(f"    outputs = {outs[0] if self.single_output else '[' + ', '.join(outs) + ']'}\n")
         lines.extend(commits)
         lines.append("    return outputs\n")
         return lines
@@ -205,20 +222,28 @@ class Function:
     # --- running ---------------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
         """Run the function on values for its inputs; returns the output(s) and commits updates."""
+        # The fast path is the generated code alone: every check that can be made once was made
+        # when compiling, and the rest happen only when something went wrong.
+        try:
+            return self._run(*args)
+        except Exception as error:  # noqa: BLE001 - re-raised as a clear error naming the input or node
+            self._check_arity(args)
+            if self._run is not self._generated:
+                raise
+            named = self._diagnose(args, error)
+            if named is error:
+                raise
+            raise named from error
+
+    def _check_arity(self, args: Sequence[Any]) -> None:
         if len(args) != len(self.inputs):
             names = ", ".join(v.label() for v in self.inputs)
-            raise InputTypeError(f"function{' ' + self.name if self.name else ''} takes {len(self.inputs)} "
-                                 f"inputs ({names}), got {len(args)}")
-        if self.mode.per_node or type(self.mode) is not Mode:
-            results = self._interpreted_call(args)
-        else:
-            try:
-                results = self._run(*args)
-            except Exception as error:  # noqa: BLE001 - re-raised as a clear error naming the node
-                named = self._diagnose(args, error)
-                if named is error:
-                    raise
-                raise named from error
+            raise InputTypeError(f"function{' ' + self.name if self.name else ''} takes "
+                                 f"{len(self.inputs)} inputs ({names}), got {len(args)}") from None
+
+    def _interpreted(self, *args: Any) -> Any:
+        self._check_arity(args)
+        results = self._interpreted_call(args)
         return results[0] if self.single_output else results
 
     def evaluate(self, args: Sequence[Any], on_node: Callable | None = None,
@@ -376,6 +401,11 @@ def _check_all_inputs_given(outputs: Sequence[Variable], inputs: Sequence[Variab
             raise InputTypeError(f"function: the graph needs input {var.label()}, which is not in the inputs list")
 
 
+def _row_indices(sparse: Variable) -> Variable | None:
+    """The index variable of a row-sparse value made by one row gradient, else None."""
+    return sparse.owner.inputs[1] if sparse.owner is not None and isinstance(sparse.owner.op, RowGradient) else None
+
+
 def _is_in_place(shared: SharedVariable, value: Variable) -> bool:
     """The update rewrite is a type test: ``W +- row_sparse`` on ``W`` itself is done in place."""
     return value.owner is not None and isinstance(value.owner.op, IncRows) and value.owner.inputs[0] is shared
@@ -395,13 +425,19 @@ def _update_checker(shared: SharedVariable) -> Callable[[Any], np.ndarray]:
 VIEW_OPS = (BroadcastLike, SumTo, ExpandDims, Reshape, ReshapeLike, Transpose, Subtensor)
 
 
+def _view_base(var: Variable) -> Variable:
+    """The variable whose memory ``var``'s value may share, following view-making ops."""
+    while var.owner is not None and isinstance(var.owner.op, VIEW_OPS):
+        var = var.owner.inputs[0]
+    return var
+
+
 def _may_view(var: Variable, leaves: type | tuple[type, ...] = (SharedVariable, Constant)) -> bool:
     """Whether ``var``'s value may share memory (through view-making ops) with a leaf of the given
     kinds: a shared variable's value (which an in-place update changes), a constant's read-only
     data, or (for ``Variable``) a caller's input array."""
-    while var.owner is not None and isinstance(var.owner.op, VIEW_OPS):
-        var = var.owner.inputs[0]
-    return var.owner is None and isinstance(var, leaves)
+    base = _view_base(var)
+    return base.owner is None and isinstance(base, leaves)
 
 
 def _node_error(node: Apply, inputs: list[Any], error: Exception) -> GraphgradError:

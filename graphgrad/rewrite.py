@@ -15,7 +15,7 @@ from .ops.nnet import (BinaryCrossentropy, BinaryCrossentropyGrad, CategoricalCr
                        CategoricalCrossentropyGrad, LogSoftmax, SigmoidBinaryCrossentropy,
                        Softmax, SoftmaxCrossentropy, SoftmaxCrossentropyGrad,
                        SoftmaxGrad)
-from .sparse import RowGradient
+from .sparse import RowGradient, SparseScale
 from .types import TensorType
 
 Rewrite = Callable[[Sequence[Variable]], list[Variable]]
@@ -185,6 +185,21 @@ def compact_row_gradients(outputs: Sequence[Variable]) -> list[Variable]:
     return clone_graph(outputs, rebuild=rebuild)
 
 
+def scale_row_gradients(outputs: Sequence[Variable]) -> list[Variable]:
+    """``c * row_gradient(x, ix, g)`` becomes ``row_gradient(x, ix, c * g)``: the learning rate
+    scales the (often single, broadcast) row before it becomes row-sparse, one node fewer."""
+    def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
+        s, c = inputs[0], inputs[-1]
+        if isinstance(node.op, SparseScale) and isinstance(_owner_op(s), RowGradient) and c.ndim == 0:
+            x, indices, g = s.owner.inputs
+            scaled = g * c
+            if scaled.dtype == node.outputs[0].dtype:
+                return [Apply(s.owner.op, [x, indices, scaled], [node.outputs[0].type]).outputs[0]]
+        return _same_op(node, inputs)
+
+    return clone_graph(outputs, rebuild=rebuild)
+
+
 def skip_checked_indices(outputs: Sequence[Variable]) -> list[Variable]:
     """Row gradients need not re-check their indices when a ``take`` of the same table and indices
     runs in the same function: its gather has already rejected any bad index."""
@@ -208,6 +223,7 @@ REWRITES: list[tuple[str, Rewrite]] = [
     ("drop_identities", drop_identities),
     ("merge_again", merge),
     ("compact_row_gradients", compact_row_gradients),
+    ("scale_row_gradients", scale_row_gradients),
     ("skip_checked_indices", skip_checked_indices),
 ]
 

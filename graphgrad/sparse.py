@@ -70,9 +70,15 @@ class SparseRowsType:
         return SparseVariable
 
 
+def strictly_increasing(indices: np.ndarray) -> bool:
+    """Whether ``indices`` increase strictly, so that none repeats (a sorted bag of unique words).
+    count_nonzero is twice as fast as ``.all()`` on the few hundred ids of a review."""
+    return not np.count_nonzero(indices[1:] <= indices[:-1])
+
+
 def inc_rows(table: np.ndarray, indices: np.ndarray, rows: np.ndarray, sign: int) -> None:
     """``table[indices] += sign * rows`` in place; repeated indices accumulate."""
-    if indices.size < 2 or (indices[1:] > indices[:-1]).all():
+    if strictly_increasing(indices):
         # Strictly increasing ids cannot repeat, so numpy's buffered fancy update is exact (and 2-3x
         # faster than ufunc.at).
         if sign > 0:
@@ -92,6 +98,20 @@ def scatter_add(table: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> Non
         np.add.at(table.reshape(-1), flat, np.broadcast_to(rows, (len(indices), width)).ravel())
     else:
         np.add.at(table, indices, rows)
+
+
+def rows_after(table: np.ndarray, gathered: np.ndarray, s: RowSparse, sign: int, reuse: bool) -> np.ndarray | None:
+    """The new values of the rows of ``s`` in ``table`` (computed before any commit), given
+    ``gathered = table[s.indices]``, written into ``gathered`` itself when ``reuse``; None when an
+    index repeats, so the commit must accumulate.
+
+    Writing these rows back (``table[ix] = rows``) costs a third of ``table[ix] -= rows``, which
+    gathers the rows again.
+    """
+    check_fits(table, s)
+    if strictly_increasing(s.indices):
+        return (np.add if sign > 0 else np.subtract)(gathered, s.rows, out=gathered if reuse else None)
+    return None
 
 
 def check_fits(table: np.ndarray, s: RowSparse) -> None:
@@ -135,6 +155,11 @@ class RowGradient(Op):
         if np.ndim(indices) == 0:
             return RowSparse(np.reshape(indices, 1), np.expand_dims(g, 0), x.shape)
         return RowSparse(indices, g, x.shape)
+
+    def py_expr(self, node: Apply, args: Sequence[str]) -> str | None:
+        if self.checked and node.inputs[1].ndim == 1:
+            return f"_RowSparse({args[1]}, {args[2]}, {args[0]}.shape)"
+        return None
 
     def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
         # Second order: the cotangent of a row-sparse value arrives dense, shaped like the table.

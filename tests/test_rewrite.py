@@ -7,7 +7,7 @@ import pytest
 
 import graphgrad as gg
 from graphgrad.ops.elemwise import BroadcastLike, Cast
-from graphgrad.rewrite import (REWRITES, compact_row_gradients, drop_identities, fold_constants, merge,
+from graphgrad.rewrite import (REWRITES, compact_row_gradients, scale_row_gradients, drop_identities, fold_constants, merge,
                                rewrite, skip_checked_indices, stabilize_log_losses)
 
 RNG = np.random.default_rng(9)
@@ -187,3 +187,20 @@ def test_fold_constants_leaves_a_failing_node_to_raise_at_call_time_with_its_nam
     f = gg.function([], gg.take(table, gg.as_tensor(np.array([5]))))
     with pytest.raises(gg.IndexRangeError, match=r"take\(table"):
         f()
+
+
+def test_scale_row_gradients_structure_and_values() -> None:
+    inputs, W, cost, g = sparse_step()
+    update = W - 0.5 * g
+    (scaled,) = scale_row_gradients(compact_row_gradients([update]))
+    labels = [n.op.label() for n in gg.toposort([scaled])]
+    assert "sparse_scale" not in labels and labels.count("row_gradient") == 1   # the scale moved onto the rows
+    args = [np.array([4, 1, 4], "int32"), 1.0]
+    deltas = []
+    for exclude in [(), ("scale_row_gradients",)]:
+        start = W.get_value()
+        gg.function(inputs, cost, updates=[(W, update)], exclude=exclude)(*args)
+        deltas.append(W.get_value() - start)
+        W.set_value(start)
+    np.testing.assert_allclose(deltas[0], deltas[1], rtol=1e-12)
+    assert np.count_nonzero(np.abs(deltas[0]).sum(axis=1)) == 2

@@ -202,3 +202,29 @@ def test_per_row_sparse_update_equals_dense_update(indices: list[int]) -> None:
     expected = W0.copy()
     np.subtract.at(expected, i, 0.7 * (1 - np.tanh(W0[i]) ** 2) * weights.data)
     np.testing.assert_allclose(W.get_value(), expected, rtol=1e-12)
+
+
+def test_gathered_rows_returned_as_output_are_not_overwritten_by_the_update() -> None:
+    # The in-place commit computes the new rows in the gathered array unless a result may view it.
+    W, ix, t = table(), gg.ivector("ix"), gg.scalar("t", "float64")
+    rows = gg.take(W, ix)
+    cost = gg.binary_crossentropy(gg.sigmoid(rows.sum()), t)
+    f = gg.function([ix, t], [rows, rows.T], updates=[(W, W - 0.5 * gg.grad(cost, W))])
+    start = W.get_value()
+    gathered, transposed = f(np.array([1, 4], "int32"), 1.0)
+    np.testing.assert_array_equal(gathered, start[[1, 4]])   # the old rows, as gathered
+    np.testing.assert_array_equal(transposed, start[[1, 4]].T)
+    assert not np.array_equal(W.get_value()[[1, 4]], start[[1, 4]])
+
+
+def test_scalar_index_update_in_a_function_that_also_gathers_the_row() -> None:
+    # Regression (found by the property tests): a gathered single row has shape (H,) while its
+    # row gradient holds (1, H); the write-back commit must not mix the two.
+    W, i = table(), gg.iscalar("i")
+    cost = gg.tanh(gg.take(W, i)).sum()
+    f = gg.function([i], cost, updates=[(W, W - 0.5 * gg.grad(cost, W))])
+    start = W.get_value()
+    f(3)
+    expected = start.copy()
+    expected[3] -= 0.5 * (1 - np.tanh(start[3]) ** 2)
+    np.testing.assert_allclose(W.get_value(), expected, rtol=1e-12)

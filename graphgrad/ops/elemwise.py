@@ -327,6 +327,9 @@ class Sigmoid(_Unary):
     def perform(self, x: Any) -> Any:
         return stable_sigmoid(x)
 
+    def py_expr(self, node: Apply, args: Sequence[str]) -> str:
+        return f"_np.exp(-_np.logaddexp(0, -{args[0]}))"  # stable_sigmoid, inline
+
     def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
         return [SigmoidGrad()(outputs[0], g_outputs[0])]
 
