@@ -221,7 +221,7 @@ def run(
     batches: Sequence[int] = (1, 64),
     depths: Sequence[int] = (2, 4, 8, 16, 32),
     sweep_width: int = 10,
-    sweep_reps: int = 5,
+    sweep_reps: int = 15,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Run every measurement and return the results (seconds, node counts, ratios, goals)."""
@@ -401,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         help="depth sweep (default 2,4,8,16,32)")
     parser.add_argument("--sweep-width", type=timing.positive_int, default=10,
                         help="width of the depth-sweep MLPs (default 10)")
-    parser.add_argument("--sweep-reps", type=timing.positive_int, default=5, help="repetitions per depth (default 5)")
+    parser.add_argument("--sweep-reps", type=timing.positive_int, default=15, help="repetitions per depth (default 15)")
     parser.add_argument("--seed", type=int, default=0)
     timing.add_output_options(parser, "grad_sharing")
     parser.add_argument("--plot", metavar="PNG", help="save the depth-sweep plot (e.g. docs/grad_sharing_depth.png)")

@@ -220,19 +220,22 @@ class SweepRow:
     accuracy: float | None
     change: float | None  # accuracy - original accuracy, in fractions
     note: str = ""
+    valid_change: float | None = None  # the same on the selection data, when given
 
 
 def sweep(model: Prunable, stats: Sequence[RunningStats], data: Any, mean_grid: Sequence[float],
           std_grid: Sequence[float], rules: Sequence[str] = RULES, layers: Sequence[int] | None = None,
-          batch_size: int = 512, progress: bool = True) -> tuple[float, list[SweepRow]]:
-    """``(original accuracy, rows)``: every rule at every threshold pair (``fold`` ignores the
-    mean, so it gets one row per ``std_max``). Threshold pairs that select the same neurons are
-    evaluated once."""
+          batch_size: int = 512, progress: bool = True, selection: Any = None) -> tuple[float, list[SweepRow]]:
+    """``(original accuracy on data, rows)``: every rule at every threshold pair (``fold``
+    ignores the mean, so it gets one row per ``std_max``). Threshold pairs that select the same
+    neurons are evaluated once. With ``selection`` data (e.g. the validation split), rows also
+    get ``valid_change`` on it, to choose thresholds without looking at ``data``."""
     original = n_params(*model.arrays())
     baseline = model.evaluate(data, batch_size)
+    valid_baseline = model.evaluate(selection, batch_size) if selection is not None else None
     settings = [(rule, mean_max, std_max) for rule in rules
                 for mean_max in ([None] if rule == "fold" else mean_grid) for std_max in std_grid]
-    evaluated: dict[tuple, tuple[int, float]] = {}
+    evaluated: dict[tuple, tuple[int, float, float | None]] = {}
     rows = []
     for rule, mean_max, std_max in tqdm(settings, desc="sweep", unit=" settings", disable=not progress):
         keep, constants = select_layers(stats, rule, np.inf if mean_max is None else mean_max, std_max, layers)
@@ -241,14 +244,16 @@ def sweep(model: Prunable, stats: Sequence[RunningStats], data: Any, mean_grid: 
         try:
             if key not in evaluated:
                 weights, biases = remove_neurons(*model.arrays(), keep, constants)
-                evaluated[key] = (n_params(weights, biases), model.rebuild(weights, biases).evaluate(data, batch_size))
+                pruned = model.rebuild(weights, biases)
+                valid_change = None if selection is None else pruned.evaluate(selection, batch_size) - valid_baseline
+                evaluated[key] = (n_params(weights, biases), pruned.evaluate(data, batch_size), valid_change)
         except EmptyLayerError as error:
             rows.append(SweepRow(rule, mean_max, std_max, kept, original, 0.0, None, None,
                                  f"not built: hidden layer {error.layer} would be empty"))
             continue
-        params, accuracy = evaluated[key]
+        params, accuracy, valid_change = evaluated[key]
         rows.append(SweepRow(rule, mean_max, std_max, kept, params, 1 - params / original, accuracy,
-                             accuracy - baseline))
+                             accuracy - baseline, valid_change=valid_change))
     return baseline, rows
 
 
@@ -306,9 +311,10 @@ def markdown_table(baseline: float, original: int, rows: Sequence[SweepRow], siz
     """The sweep as a Markdown table (the original network first). ``distinct``: only the first
     row of each rule giving a network already listed (or no network), in grid order."""
     seen: set[tuple] = set()
-    lines = ["| rule | mean <= | std <= | kept neurons | parameters | size reduction | test accuracy | change |",
-             "|---|---:|---:|---|---:|---:|---:|---:|",
-             f"| none (original) | | | {'/'.join(map(str, sizes))} | {original:,} | 0.0% | {100 * baseline:.2f}% | |"]
+    lines = ["| rule | mean <= | std <= | kept neurons | parameters | size reduction | test accuracy | change "
+             "| valid change |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+             f"| none (original) | | | {'/'.join(map(str, sizes))} | {original:,} | 0.0% | {100 * baseline:.2f}% | | |"]
     for row in rows:
         outcome = (row.rule, None) if row.accuracy is None else (row.rule, tuple(row.kept), row.params, row.accuracy)
         if distinct and outcome in seen:
@@ -316,17 +322,20 @@ def markdown_table(baseline: float, original: int, rows: Sequence[SweepRow], siz
         seen.add(outcome)
         accuracy = "—" if row.accuracy is None else f"{100 * row.accuracy:.2f}%"
         change = row.note if row.change is None else f"{100 * row.change:+.2f} pp"
+        valid_change = "" if row.valid_change is None else f"{100 * row.valid_change:+.2f} pp"
         lines.append(f"| {row.rule} | {_format_threshold(row.mean_max)} | {row.std_max:g} | "
                      f"{'/'.join(map(str, row.kept))} | {row.params:,} | {100 * row.reduction:.1f}% | {accuracy} | "
-                     f"{change} |")
+                     f"{change} | {valid_change} |")
     return "\n".join(lines)
 
 
-def best_rows(rows: Sequence[SweepRow], max_loss: float) -> dict[str, SweepRow]:
-    """Per rule, the row with the largest size reduction losing at most ``max_loss`` accuracy."""
+def best_rows(rows: Sequence[SweepRow], max_loss: float, on: str = "test") -> dict[str, SweepRow]:
+    """Per rule, the row with the largest size reduction losing at most ``max_loss`` accuracy
+    on the test data (``on="test"``) or on the selection data (``on="valid"``)."""
     best: dict[str, SweepRow] = {}
     for row in rows:
-        if row.change is not None and row.change >= -max_loss and (
+        change = row.change if on == "test" else row.valid_change
+        if change is not None and change >= -max_loss and (
                 row.rule not in best or row.reduction > best[row.rule].reduction):
             best[row.rule] = row
     return best
@@ -396,7 +405,8 @@ def _floats(text: str) -> list[float]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m models.prune", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m models.prune",
+                                     description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--kind", choices=("mlp", "sentiment"), default="mlp")
     parser.add_argument("--model", type=Path, help="a saved model (.npz) to prune; with --train, where to save "
                                                    "the trained one")
@@ -437,6 +447,10 @@ def _prepare(args: argparse.Namespace, corpus: imdb.Corpus) -> tuple[Prunable, A
                 model.save(args.model)
         else:
             model = mlp.MLP.load(args.model)
+            words = model.extra.get("words")
+            if words is not None and list(words) != corpus.vocab.words[:len(words)]:
+                raise SystemExit(f"models.prune: {args.model} was trained on other input words than the "
+                                 f"{len(words):,} most frequent of this corpus (another --data or vocabulary?)")
             _, valid, test = mlp.imdb_bag_of_words(corpus, model.sizes[0], args.validation, args.seed,
                                                    model.input_kind)
         return model, valid, test, (f"MLP {'-'.join(map(str, model.sizes))}, {model.activation} hidden layers, "
@@ -484,15 +498,18 @@ def main(argv: list[str] | None = None) -> list[SweepRow]:
     stats_seconds = time.perf_counter() - start
     start = time.perf_counter()
     baseline, rows = sweep(model, stats, test, args.mean_grid, args.std_grid, rules, layers, args.eval_batch_size,
-                           progress)
+                           progress, selection=valid)
     sweep_seconds = time.perf_counter() - start
     original = n_params(weights, biases)
     table = markdown_table(baseline, original, rows, sizes)
     print(table)
-    notes = [f"Best `{rule}` setting within 0.5 pp of the original: mean <= {_format_threshold(row.mean_max)}, "
-             f"std <= {row.std_max:g}: kept {'/'.join(map(str, row.kept))} of {'/'.join(map(str, sizes))} neurons, "
-             f"{row.params:,} of {original:,} parameters (**{100 * row.reduction:.1f}% fewer**), test accuracy "
-             f"{100 * row.accuracy:.2f}% ({100 * row.change:+.2f} pp)." for rule, row in best_rows(rows, 0.005).items()]
+    notes = [f"`{rule}`, {how}: mean <= {_format_threshold(row.mean_max)}, std <= {row.std_max:g}: kept "
+             f"{'/'.join(map(str, row.kept))} of {'/'.join(map(str, sizes))} neurons, {row.params:,} of {original:,} "
+             f"parameters (**{100 * row.reduction:.1f}% fewer**), test accuracy {100 * row.accuracy:.2f}% "
+             f"(**{100 * row.change:+.2f} pp**)."
+             for on, how in (("valid", "chosen on the validation split (largest reduction losing <= 0.5 pp there)"),
+                             ("test", "best in hindsight on the test split (optimistic)"))
+             for rule, row in best_rows(rows, 0.005, on).items()]
     if isinstance(model, SentimentTarget):
         collapsed = model.collapsed()
         accuracy, params = collapsed.evaluate(test, args.eval_batch_size), n_params(*collapsed.arrays())

@@ -141,6 +141,9 @@ def test_sweep_rows_and_report(tmp_path) -> None:  # noqa: ANN001
     assert fold_exact.kept == [4, 3] and fold_exact.change == 0 and fold_exact.accuracy == baseline
     assert fold_exact.params == model.n_params - (6 + 1 + 4) - (4 + 1 + 3)  # layer 1 column has 4 rows left
     assert rows[5].accuracy is None and "would be empty" in rows[5].note  # std <= 1e9 removes everything
+    _, selected = prune.sweep(model, stats, inputs, [0.1], [0.0], rules=("post",), progress=False,
+                              selection=data(seed=1))
+    assert selected[0].valid_change == 0 and prune.best_rows(selected, 0.0, on="valid")["post"] is selected[0]
     report = tmp_path / "report.md"
     report.write_text("# Intro kept\n\n<!-- prune:other begin -->\nother\n<!-- prune:other end -->\n")
     prune.write_section(report, "mlp", prune.markdown_table(baseline, model.n_params, rows, [5, 4]))
@@ -173,7 +176,7 @@ def test_sentiment_target_folds_into_a_new_output_bias() -> None:
 def test_json_and_table_formatting() -> None:
     row = prune.SweepRow("post", 0.1, 0.4, [3, 2], 100, 0.5, 0.8, -0.01)
     table = prune.markdown_table(0.81, 200, [row], [5, 4])
-    assert "| post | 0.1 | 0.4 | 3/2 | 100 | 50.0% | 80.00% | -1.00 pp |" in table
+    assert "| post | 0.1 | 0.4 | 3/2 | 100 | 50.0% | 80.00% | -1.00 pp |  |" in table
     assert json.loads(json.dumps([row.__dict__]))[0]["kept"] == [3, 2]
 
 
@@ -181,8 +184,8 @@ def test_distinct_table_keeps_the_first_row_of_each_outcome() -> None:
     rows = [prune.SweepRow("post", 0.0, 0.1, [3], 10, 0.5, 0.8, 0.0),
             prune.SweepRow("post", 0.1, 0.1, [3], 10, 0.5, 0.8, 0.0),
             prune.SweepRow("fold", None, 0.1, [3], 10, 0.5, 0.8, 0.0),
-            prune.SweepRow("fold", None, 1.0, [0], 20, 0.0, None, None, "not built"),
-            prune.SweepRow("fold", None, 2.0, [0], 20, 0.0, None, None, "not built")]
+            prune.SweepRow("fold", None, 1.0, [0], 20, 0.0, None, None, note="not built"),
+            prune.SweepRow("fold", None, 2.0, [0], 20, 0.0, None, None, note="not built")]
     table = prune.markdown_table(0.8, 20, rows, [5], distinct=True)
     assert "| post | 0 | 0.1 |" in table and "| post | 0.1 | 0.1 |" not in table
     assert "| fold | any | 0.1 |" in table and "| fold | any | 1 |" in table and "| fold | any | 2 |" not in table

@@ -9,6 +9,7 @@ import numpy as np
 from ..graph import NO_GRADIENT, Apply, Op, Variable
 from ..types import InputTypeError, ShapeError, TensorType
 from .basic import as_tensor
+from .indexing import unsigned
 from .elemwise import Elemwise, log, log1p, maximum, sigmoid, stable_softplus
 
 
@@ -135,18 +136,39 @@ def _check_label_range(labels: np.ndarray, n_classes: int) -> None:
         raise IndexError(f"labels must be in [0, {n_classes}), got values from {labels.min()} to {labels.max()}")
 
 
-def _pick(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """x[i, labels[i]] for each row i, with labels checked against the class count."""
+def _label_positions(x: np.ndarray, labels: np.ndarray) -> tuple:
+    """The index of each row's label entry in ``x``; a label outside ``[0, classes)`` raises
+    IndexError naming it as given."""
     if labels.shape != x.shape[:-1]:
         raise ValueError(f"labels of shape {labels.shape} for probabilities of shape {x.shape}")
-    _check_label_range(labels, x.shape[-1])
-    return np.take_along_axis(x, labels[..., None], axis=-1)[..., 0]
+    if labels.ndim != 1:
+        _check_label_range(labels, x.shape[-1])
+        return tuple(np.indices(labels.shape, sparse=True)) + (labels,)
+    try:
+        columns = unsigned(labels)  # numpy's bounds check of the fancy index then rejects bad labels
+        x[:0, columns[:0]]  # noqa: B018 - unsigned() itself checks 64-bit labels for negatives
+    except IndexError:
+        _check_label_range(labels, x.shape[-1])
+        raise
+    return np.arange(len(labels)), columns
 
 
-def _onehot_like(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    _check_label_range(labels, x.shape[-1])
-    out = np.zeros_like(x)
-    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+def _pick(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """x[i, labels[i]] for each row i, with labels checked against the class count."""
+    try:
+        return x[_label_positions(x, labels)]
+    except IndexError:
+        _check_label_range(labels, x.shape[-1])
+        raise
+
+
+def _minus_onehot_into(out: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``out`` with 1 subtracted at each row's label (in place)."""
+    try:
+        out[_label_positions(out, labels)] -= 1
+    except IndexError:
+        _check_label_range(labels, out.shape[-1])
+        raise
     return out
 
 
@@ -178,7 +200,7 @@ class CategoricalCrossentropyGrad(Op):
     def perform(self, p: np.ndarray, labels: np.ndarray, g: np.ndarray) -> np.ndarray:
         # Not -onehot * g / p: a zero probability off the label would give 0 * inf = nan.
         out = np.zeros(np.shape(p), dtype=np.result_type(p, g))
-        np.put_along_axis(out, labels[..., None], -(np.asarray(g) / _pick(p, labels))[..., None], axis=-1)
+        out[_label_positions(out, labels)] = -(np.asarray(g) / _pick(p, labels))
         return out
 
 
@@ -206,7 +228,9 @@ class SoftmaxCrossentropyGrad(Op):
         return Apply(self, [x, labels, g], [TensorType(x.dtype, x.type.shape)])
 
     def perform(self, x: np.ndarray, labels: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return (_softmax(x) - _onehot_like(x, labels)) * np.asarray(g)[..., None]
+        out = _minus_onehot_into(_softmax(x), labels)
+        out *= np.asarray(g)[..., None]
+        return out
 
 
 def softmax(x: Any) -> Variable:
