@@ -108,7 +108,7 @@ def report(results: dict[str, Any]) -> str:
         "(each repetition many calls).",
         "",
         timing.markdown_table(["N ops", "graphgrad µs/call", "numpy µs/call", "ratio", "graphgrad ns/op",
-                        "numpy ns/op", "compile CPU ms", "compile µs/op"], rows),
+                              "numpy ns/op", "compile CPU ms", "compile µs/op"], rows),
         "",
         f"Least-squares fits (relative errors) of time per call = fixed + per-op x N: graphgrad "
         f"{fits['graphgrad']['fixed'] * 1e6:.2f} µs + {fits['graphgrad']['per_node'] * 1e9:.0f} ns x N; "

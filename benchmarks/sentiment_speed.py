@@ -6,7 +6,7 @@ One process, one data set (the cached Stanford split), the same initial weights,
 and review order for every implementation; repetitions interleaved (see benchmarks/timing.py).
 Only the steps are timed: every implementation gets its reviews as ready-made arrays.
 
-- per review: graphgrad's compiled step (models.sentiment) vs benchmarks.reference's
+- per review: graphgrad's compiled step (models.sentiment) vs benchmarks.reference_sentiment's
   NumpySentiment (vectorized gather/update), LoopSentiment (the lesson's Python loops over word
   ids) and DenseSentiment (a vocabulary-sized 0/1 input; timed on a subset);
 - mini-batches: graphgrad's segment-sum step vs NumpySentimentBatch;
@@ -32,8 +32,8 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np  # noqa: E402
 
 import graphgrad as gg  # noqa: E402
-from benchmarks.reference import (DenseSentiment, LoopSentiment, NumpySentiment,  # noqa: E402
-                                  NumpySentimentBatch, pack_batch)
+from benchmarks.reference_sentiment import (DenseSentiment, LoopSentiment, NumpySentiment,  # noqa: E402
+                                            NumpySentimentBatch, pack_batch)
 from benchmarks.timing import (command_line, interleaved, machine, machine_line,  # noqa: E402
                                markdown_table, update_report, write_json)
 from models import imdb  # noqa: E402

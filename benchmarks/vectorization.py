@@ -4,8 +4,8 @@
 
 The same tanh MLP (64-32-10, softmax, mean cross-entropy, float64, plain SGD) is trained on the
 same mini-batches from the same initial weights by (a) pure Python loops over neurons and
-weights (`reference.LoopMLP`), (b) graphgrad (the net of `models.mlp`), and (c) hand-written
-numpy (`reference.NumpyMLP`).
+weights (`reference_mlp.LoopMLP`), (b) graphgrad (the net of `models.mlp`), and (c) hand-written
+numpy (`reference_mlp.NumpyMLP`).
 Reported: time per step, the speed-ups, and whether all three end with the same weights.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 import graphgrad as gg
-from benchmarks.reference import LoopMLP, NumpyMLP, init_mlp_params, make_classification
+from benchmarks.reference_mlp import LoopMLP, NumpyMLP, init_mlp_params, make_classification
 from models import mlp
 from benchmarks import timing
 
@@ -27,7 +27,7 @@ RTOL, ATOL = 1e-9, 1e-12
 
 
 class GraphgradMLP:
-    """The MLP of `reference.NumpyMLP` built by `models.mlp` (tanh hidden layers, softmax output,
+    """The MLP of `reference_mlp.NumpyMLP` built by `models.mlp` (tanh hidden layers, softmax output,
     mean cross-entropy) on float64 shared variables, trained by one compiled SGD step."""
 
     def __init__(self, params: Sequence[np.ndarray], lr: float = 0.1) -> None:
@@ -104,12 +104,12 @@ def report(results: dict[str, Any]) -> str:
         f"Machine: {timing.machine_line(results['machine'])}.  ",
         f"MLP {'-'.join(map(str, results['sizes']))} (tanh, softmax, mean cross-entropy), float64, SGD lr "
         f"{results['lr']}, batch {results['batch']}, {results['steps']} timed steps after 1 untimed step, "
-        "same initial weights and batches (`reference.make_classification`); steps interleaved. "
+        "same initial weights and batches (`reference_mlp.make_classification`); steps interleaved. "
         "CPU time excludes the time slices of other jobs on this shared machine.",
         "",
         timing.markdown_table(["implementation", "CPU ms/step (median)", "wall median", "wall mean ± std",
-                        "speed-up over loops (CPU)",
-                        "max abs weight diff vs numpy", f"same weights (rtol {RTOL:g})"], rows),
+                              "speed-up over loops (CPU)",
+                              "max abs weight diff vs numpy", f"same weights (rtol {RTOL:g})"], rows),
         "",
         f"graphgrad is {speedups['graphgrad over Python loops']:.0f}x faster than the per-neuron loops; "
         f"hand-written numpy is {speedups['numpy over Python loops']:.0f}x faster than the loops and "

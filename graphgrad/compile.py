@@ -75,7 +75,8 @@ def _input_filter(var: Variable, position: int) -> Callable[[Any], np.ndarray]:
                 if array.size and not np.can_cast(array.dtype, t.dtype, "safe"):
                     info = np.iinfo(t.dtype)
                     if array.min() < info.min or array.max() > info.max:
-                        raise fail(value, IndexRangeError)
+                        raise IndexRangeError(f"{where}: {array.dtype} values from {array.min()} to {array.max()} do not fit "
+                                              f"the input's {t.dtype} ([{info.min}, {info.max}])")
                 array = array.astype(t.dtype)
             elif want == "b" and kind == "b":
                 pass
@@ -188,10 +189,7 @@ class Function:
                     # only write them back at the commit (unless an index repeats).
                     namespace["_rows_after"] = rows_after
                     sign = value.owner.op.sign
-                    # The gathered array is the function's own: reuse it unless a result may view it.
-                    reuse = not any(_view_base(v) is gathered for v in self.outputs + self.update_values)
-                    lines.append(f"    r{k} = _rows_after({ref}._value, {names[gathered]}, {names[sparse]}, "
-                                 f"{sign}, {reuse})\n")
+                    lines.append(f"    r{k} = _rows_after({ref}._value, {names[gathered]}, {names[sparse]}, {sign})\n")
                     commits.append(f"    if r{k} is None:\n        _inc{k}({ref}._value, {names[sparse]})\n"
                                    f"    else:\n        {ref}._value[{names[sparse]}.indices] = r{k}\n")
                 else:
@@ -211,7 +209,11 @@ class Function:
                 commits.append(f"    {ref}._value = u{k}\n")
         # An output that may be a view of a shared variable is copied, or it would change under the
         # caller at an in-place commit (of this function or another); of a constant, or it is read-only.
-        outs = [f"{names[o]}.copy()" if _may_view(o) else names[o] for o in self.outputs]
+        # An output committed as (or viewing) a dense update's value is copied too, or writing
+        # into the returned array would change the shared variable.
+        committed = {_view_base(v) for s, v in zip(self.shared_updated, self.update_values) if not _is_in_place(s, v)}
+        outs = [f"{names[o]}.copy()" if _may_view(o) or _view_base(o) in committed else names[o]
+                for o in self.outputs]
         if self.mode.per_node or type(self.mode) is not Mode:
             return []  # interpreted modes commit through _commit
         lines.append(f"    outputs = {outs[0] if self.single_output else '[' + ', '.join(outs) + ']'}\n")
@@ -294,7 +296,8 @@ class Function:
                 new = _update_checker(shared)(new)
                 checked.append(new.copy() if _may_view(value, Variable) else new)
         self.mode.after_call(self, args, results, updates)
-        results = [r.copy() if _may_view(o) else r for r, o in zip(results, self.outputs)]
+        committed = {_view_base(v) for s, v in zip(self.shared_updated, self.update_values) if not _is_in_place(s, v)}
+        results = [r.copy() if _may_view(o) or _view_base(o) in committed else r for r, o in zip(results, self.outputs)]
         for shared, value, new in zip(self.shared_updated, self.update_values, checked):
             if new is None:
                 value.owner.op.apply_in_place(shared._value, values[value.owner.inputs[1]])
@@ -390,6 +393,10 @@ def _check_givens(givens: Any) -> dict[Variable, Variable]:
         if new.dtype != old.dtype or new.ndim != old.ndim:
             raise InputTypeError(f"function: givens replaces {old.label()} ({old.type.describe()}) by "
                                  f"{new.label()} ({new.type.describe()})")
+        # The graph's static shapes (and the broadcasting decided from them) must stay true.
+        if any(a is not None and a != b for a, b in zip(old.type.shape, new.type.shape)):
+            raise ShapeError(f"function: givens replaces {old.label()} of shape {format_shape(old.type.shape)} by "
+                             f"{new.label()} of shape {format_shape(new.type.shape)}")
         replace[old] = new
     return replace
 

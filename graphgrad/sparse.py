@@ -100,17 +100,17 @@ def scatter_add(table: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> Non
         np.add.at(table, indices, rows)
 
 
-def rows_after(table: np.ndarray, gathered: np.ndarray, s: RowSparse, sign: int, reuse: bool) -> np.ndarray | None:
+def rows_after(table: np.ndarray, gathered: np.ndarray, s: RowSparse, sign: int) -> np.ndarray | None:
     """The new values of the rows of ``s`` in ``table`` (computed before any commit), given
-    ``gathered = table[s.indices]``, written into ``gathered`` itself when ``reuse``; None when an
-    index repeats, so the commit must accumulate.
+    ``gathered = table[s.indices]``; None when an index repeats, so the commit must accumulate.
 
     Writing these rows back (``table[ix] = rows``) costs a third of ``table[ix] -= rows``, which
-    gathers the rows again.
+    gathers the rows again. The result is a new array: ``gathered`` may still be read by another
+    update or output (e.g. as the rows of another row gradient).
     """
     check_fits(table, s)
     if strictly_increasing(s.indices):
-        return (np.add if sign > 0 else np.subtract)(gathered, s.rows, out=gathered if reuse else None)
+        return gathered + s.rows if sign > 0 else gathered - s.rows
     return None
 
 
@@ -161,7 +161,8 @@ class RowGradient(Op):
             return f"_RowSparse({args[1]}, {args[2]}, {args[0]}.shape)"
         return None
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         # Second order: the cotangent of a row-sparse value arrives dense, shaped like the table.
         x, indices, g = inputs
         return [NO_GRADIENT, NO_GRADIENT, take_rows(g_outputs[0], indices, g)]
@@ -180,7 +181,8 @@ class TakeRows(Op):
         rows = g[indices]
         return rows if rows.shape == np.shape(like) else rows.sum(axis=0, keepdims=True)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         raise InputTypeError("third-order gradients through a row gather are not supported")
 
 
@@ -201,7 +203,8 @@ class SparseScale(Op):
     def perform(self, s: RowSparse, c: Any) -> RowSparse:
         return RowSparse(s.indices, s.rows * c, s.shape)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         (s, c), (g,) = inputs, g_outputs
         return [g * c, (g * Densify()(s)).sum()]
 
@@ -222,7 +225,8 @@ class SparseAdd(Op):
         return RowSparse(np.concatenate([t.indices for t in terms]), np.concatenate([t.full_rows() for t in terms]),
                          terms[0].shape)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0]] * len(inputs)
 
 
@@ -235,7 +239,8 @@ class Densify(Op):
     def perform(self, s: RowSparse) -> np.ndarray:
         return s.to_dense()
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0]]
 
 
@@ -260,7 +265,8 @@ class IncRows(Op):
             raise ShapeError(f"{self.label()}({table.label()}, {s.label()}): {table.label()} is "
                              f"{format_shape(table.type.shape)}, the row-sparse value stands for "
                              f"{format_shape(s.type.shape)}")
-        return Apply(self, [table, s], [TensorType(table.dtype, table.type.shape)])
+        # numpy's dtype, as for a dense sum: a float64 learning rate must not hide in a float32 table.
+        return Apply(self, [table, s], [TensorType(np.result_type(table.dtype, s.dtype), table.type.shape)])
 
     def perform(self, table: np.ndarray, s: RowSparse) -> np.ndarray:
         check_fits(table, s)
@@ -272,7 +278,8 @@ class IncRows(Op):
         """Add ``sign * s`` into ``table`` itself (after ``check_fits(table, s)``)."""
         inc_rows(table, s.indices, s.rows, self.sign)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0], self.sign * g_outputs[0]]
 
 

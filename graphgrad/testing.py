@@ -54,7 +54,8 @@ def verify_grad(f: Callable[..., Variable], inputs: Sequence[np.ndarray], eps: f
             down = float(cost_fn(*arrays))
             flat[i] = saved
             numeric_flat[i] = (up - down) / (2 * eps)
-        error = np.abs(np.asarray(g) - numeric) - (atol + rtol * np.abs(numeric))
+        error = np.asarray(np.abs(np.asarray(g) - numeric) - (atol + rtol * np.abs(numeric)))
+        error = np.where(np.isfinite(error), error, np.inf)  # a NaN gradient is the worst mismatch, not none
         if error.size and error.max() > worst[0]:
             i = int(error.argmax())
             element = tuple(int(d) for d in np.unravel_index(i, numeric.shape))

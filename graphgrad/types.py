@@ -106,3 +106,16 @@ def broadcast_static(shapes: Sequence[Shape], names: "Sequence[str] | Callable[[
 def upcast(*dtypes: Any) -> np.dtype:
     """numpy's result dtype for operands of these dtypes."""
     return np.result_type(*[np.dtype(d) for d in dtypes])
+
+
+def normalize_axes(axis: int | Sequence[int] | None, ndim: int, what: str) -> tuple[int, ...]:
+    """Axes as a sorted tuple of non-negative ints; raises ShapeError naming ``what`` if out of range."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < (ndim or 1) or (ndim == 0 and a not in (0, -1)):
+            raise ShapeError(f"{what}: axis {a} is out of range for a {ndim}-d operand")
+    if len({int(a) % (ndim or 1) for a in axes}) != len(axes):
+        raise ShapeError(f"{what}: axis {tuple(axes)} repeats an axis")
+    return tuple(sorted({int(a) % (ndim or 1) for a in axes})) if ndim else ()

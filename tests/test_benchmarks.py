@@ -10,7 +10,7 @@ import pytest
 
 import graphgrad as gg
 from benchmarks import grad_sharing, overhead, vectorization
-from benchmarks.reference import init_mlp_params
+from benchmarks.reference_mlp import init_mlp_params
 from benchmarks.timing import interleaved, update_report
 
 

@@ -1,11 +1,12 @@
-"""The dense MLP of models/mlp.py: gradients, training, bag-of-words inputs, files and errors."""
+"""The dense MLP of models/mlp.py and the IMDB features of models/mlp_imdb.py: gradients, training,
+bag-of-words inputs, files and errors."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import graphgrad as gg
-from models import mlp
+from models import mlp, mlp_imdb
 from models.imdb import Split
 
 
@@ -41,7 +42,7 @@ def test_training_cost_gradient_matches_finite_differences(activation: str, outp
 
 def test_bag_inputs_equal_dense_rows() -> None:
     split = tiny_split()
-    dense, bag = mlp.BagOfWords(split, 4, "dense"), mlp.BagOfWords(split, 4, "bag")
+    dense, bag = mlp_imdb.BagOfWords(split, 4, "dense"), mlp_imdb.BagOfWords(split, 4, "bag")
     (rows,) = dense.features(np.arange(3))
     np.testing.assert_array_equal(rows, [[1, 0, 1, 0], [0, 0, 0, 0], [0, 1, 1, 0]])  # id 5 >= 4 is dropped
     model = mlp.MLP.create([4, 6, 2], seed=3)

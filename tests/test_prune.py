@@ -1,4 +1,5 @@
-"""Neuron pruning (models/prune.py) on tiny synthetic networks."""
+"""Neuron pruning (models/prune.py) and its sweep and report (models/prune_sweep.py) on tiny synthetic
+networks."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from models import mlp, prune, sentiment
+from models import mlp, prune, prune_sweep, sentiment
 from models.imdb import Split
 from models.vocab import Vocabulary
 
@@ -131,8 +132,8 @@ def test_folding_needs_a_bias_in_the_next_layer() -> None:
 def test_sweep_rows_and_report(tmp_path) -> None:  # noqa: ANN001
     model, inputs = model_with_constant_neurons(), data()
     stats = prune.collect_statistics(model, inputs, progress=False)
-    baseline, rows = prune.sweep(model, stats, inputs, [0.0, 0.1], [0.0, 1e9], rules=("post", "fold"),
-                                 progress=False)
+    baseline, rows = prune_sweep.sweep(model, stats, inputs, [0.0, 0.1], [0.0, 1e9], rules=("post", "fold"),
+                                       progress=False)
     assert baseline == model.evaluate(inputs)
     assert [(r.rule, r.mean_max, r.std_max) for r in rows] == [
         ("post", 0.0, 0.0), ("post", 0.0, 1e9), ("post", 0.1, 0.0), ("post", 0.1, 1e9), ("fold", None, 0.0),
@@ -141,13 +142,13 @@ def test_sweep_rows_and_report(tmp_path) -> None:  # noqa: ANN001
     assert fold_exact.kept == [4, 3] and fold_exact.change == 0 and fold_exact.accuracy == baseline
     assert fold_exact.params == model.n_params - (6 + 1 + 4) - (4 + 1 + 3)  # layer 1 column has 4 rows left
     assert rows[5].accuracy is None and "would be empty" in rows[5].note  # std <= 1e9 removes everything
-    _, selected = prune.sweep(model, stats, inputs, [0.1], [0.0], rules=("post",), progress=False,
-                              selection=data(seed=1))
-    assert selected[0].valid_change == 0 and prune.best_rows(selected, 0.0, on="valid")["post"] is selected[0]
+    _, selected = prune_sweep.sweep(model, stats, inputs, [0.1], [0.0], rules=("post",), progress=False,
+                                    selection=data(seed=1))
+    assert selected[0].valid_change == 0 and prune_sweep.best_rows(selected, 0.0, on="valid")["post"] is selected[0]
     report = tmp_path / "report.md"
     report.write_text("# Intro kept\n\n<!-- prune:other begin -->\nother\n<!-- prune:other end -->\n")
-    prune.write_section(report, "mlp", prune.markdown_table(baseline, model.n_params, rows, [5, 4]))
-    prune.write_section(report, "mlp", "second version")
+    prune_sweep.write_section(report, "mlp", prune_sweep.markdown_table(baseline, model.n_params, rows, [5, 4]))
+    prune_sweep.write_section(report, "mlp", "second version")
     text = report.read_text()
     assert text.startswith("# Intro kept") and "other\n" in text and text.count("prune:mlp begin") == 1
     assert "second version" in text and "| fold |" not in text
@@ -174,29 +175,29 @@ def test_sentiment_target_folds_into_a_new_output_bias() -> None:
 
 
 def test_json_and_table_formatting() -> None:
-    row = prune.SweepRow("post", 0.1, 0.4, [3, 2], 100, 0.5, 0.8, -0.01)
-    table = prune.markdown_table(0.81, 200, [row], [5, 4])
+    row = prune_sweep.SweepRow("post", 0.1, 0.4, [3, 2], 100, 0.5, 0.8, -0.01)
+    table = prune_sweep.markdown_table(0.81, 200, [row], [5, 4])
     assert "| post | 0.1 | 0.4 | 3/2 | 100 | 50.0% | 80.00% | -1.00 pp |  |" in table
     assert json.loads(json.dumps([row.__dict__]))[0]["kept"] == [3, 2]
 
 
 def test_distinct_table_keeps_the_first_row_of_each_outcome() -> None:
-    rows = [prune.SweepRow("post", 0.0, 0.1, [3], 10, 0.5, 0.8, 0.0),
-            prune.SweepRow("post", 0.1, 0.1, [3], 10, 0.5, 0.8, 0.0),
-            prune.SweepRow("fold", None, 0.1, [3], 10, 0.5, 0.8, 0.0),
-            prune.SweepRow("fold", None, 1.0, [0], 20, 0.0, None, None, note="not built"),
-            prune.SweepRow("fold", None, 2.0, [0], 20, 0.0, None, None, note="not built")]
-    table = prune.markdown_table(0.8, 20, rows, [5], distinct=True)
+    rows = [prune_sweep.SweepRow("post", 0.0, 0.1, [3], 10, 0.5, 0.8, 0.0),
+            prune_sweep.SweepRow("post", 0.1, 0.1, [3], 10, 0.5, 0.8, 0.0),
+            prune_sweep.SweepRow("fold", None, 0.1, [3], 10, 0.5, 0.8, 0.0),
+            prune_sweep.SweepRow("fold", None, 1.0, [0], 20, 0.0, None, None, note="not built"),
+            prune_sweep.SweepRow("fold", None, 2.0, [0], 20, 0.0, None, None, note="not built")]
+    table = prune_sweep.markdown_table(0.8, 20, rows, [5], distinct=True)
     assert "| post | 0 | 0.1 |" in table and "| post | 0.1 | 0.1 |" not in table
     assert "| fold | any | 0.1 |" in table and "| fold | any | 1 |" in table and "| fold | any | 2 |" not in table
-    assert len(prune.markdown_table(0.8, 20, rows, [5]).splitlines()) == 3 + len(rows)
+    assert len(prune_sweep.markdown_table(0.8, 20, rows, [5]).splitlines()) == 3 + len(rows)
 
 
 def test_plots_are_written(tmp_path) -> None:  # noqa: ANN001
     model, inputs = model_with_constant_neurons(), data()
     stats = prune.collect_statistics(model, inputs, progress=False)
-    baseline, rows = prune.sweep(model, stats, inputs, [0.1], [0.0, 0.5], progress=False)
-    prune.plot_statistics(stats, tmp_path / "stats.png", "tiny")
-    prune.plot_accuracy(baseline, model.n_params, rows, tmp_path / "accuracy.png", "tiny")
+    baseline, rows = prune_sweep.sweep(model, stats, inputs, [0.1], [0.0, 0.5], progress=False)
+    prune_sweep.plot_statistics(stats, tmp_path / "stats.png", "tiny")
+    prune_sweep.plot_accuracy(baseline, model.n_params, rows, tmp_path / "accuracy.png", "tiny")
     for name in ("stats.png", "accuracy.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -10,19 +10,21 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from benchmarks.reference import (
-    DenseSentiment,
+from benchmarks.reference_mlp import (
     LoopMLP,
-    LoopSentiment,
     NumpyMLP,
-    NumpySentiment,
-    NumpySentimentBatch,
     TheanoNetNumpy,
     init_mlp_params,
-    init_sentiment_weights,
     make_classification,
-    pack_batch,
     scale_widths,
+)
+from benchmarks.reference_sentiment import (
+    DenseSentiment,
+    LoopSentiment,
+    NumpySentiment,
+    NumpySentimentBatch,
+    init_sentiment_weights,
+    pack_batch,
 )
 
 SINGLE_REVIEW = [NumpySentiment, LoopSentiment, DenseSentiment]

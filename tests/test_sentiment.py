@@ -11,7 +11,8 @@ import pytest
 import graphgrad as gg
 from models import imdb, imdb_source
 from models.imdb import Split
-from models.sentiment import Config, SentimentNet, learning_rates, main, reindex, review_order
+from models.sentiment import Config, SentimentNet, learning_rates, reindex, review_order
+from models.sentiment_cli import main
 from models.vocab import Vocabulary
 
 REAL_DATA = os.environ.get(imdb_source.DATA_ENV)

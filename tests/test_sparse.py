@@ -228,3 +228,17 @@ def test_scalar_index_update_in_a_function_that_also_gathers_the_row() -> None:
     expected = start.copy()
     expected[3] -= 0.5 * (1 - np.tanh(start[3]) ** 2)
     np.testing.assert_allclose(W.get_value(), expected, rtol=1e-12)
+
+
+def test_update_rows_do_not_overwrite_rows_another_update_still_reads() -> None:
+    # Regression (review): W's new rows were computed inside the gathered array, which is also the
+    # (unscaled) rows of V's gradient; V then saw W's new rows instead of the old ones.
+    V, W, ix = gg.shared(np.arange(1.0, 7.0), name="V"), gg.shared(np.arange(10.0, 70.0, 10.0), name="W"), gg.ivector("ix")
+    loss = gg.dot(gg.take(V, ix), gg.take(W, ix))
+    gV, gW = gg.grad(loss, [V, W])
+    gg.function([ix], loss, updates=[(W, W - gW), (V, V - gV)])(np.array([1, 3], "int32"))
+    np.testing.assert_array_equal(V.get_value()[[1, 3]], [2.0 - 20.0, 4.0 - 40.0])
+    np.testing.assert_array_equal(W.get_value()[[1, 3]], [20.0 - 2.0, 40.0 - 4.0])
+    f = gg.function([ix], gV, updates=[(W, W - gW)])
+    old = W.get_value()[[1, 3]]
+    np.testing.assert_array_equal(f(np.array([1, 3], "int32")).rows, old)   # the old rows of W

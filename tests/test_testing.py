@@ -24,3 +24,11 @@ def test_wrong_gradient_is_reported_with_input_and_element() -> None:
 
 def test_integer_inputs_are_passed_through_and_outputs_projected() -> None:
     gg.verify_grad(lambda table, ix: gg.take(table, ix) * 2.0, [np.ones((3, 2)), np.array([2, 2, 0])])
+
+
+def test_verify_grad_reports_a_nan_gradient() -> None:
+    # Regression: NaN compared as "no mismatch". sqrt's gradient at a negative x is NaN even where
+    # switch discards the value.
+    f = lambda x: gg.switch(x > 0, gg.sqrt(x), 0.0 * x).sum()  # noqa: E731
+    with pytest.raises(gg.GradientMismatch, match="nan"):
+        gg.verify_grad(f, [np.array([-1.0, 2.0])])

@@ -25,8 +25,9 @@ def as_tensor(value: Any, name: str | None = None, dtype: Any = None) -> Variabl
         dtype = config.floatX
     try:
         data = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as error:
-        raise InputTypeError(f"cannot turn {describe_value(value)} into a graphgrad constant: {error}") from None
+    except (TypeError, ValueError, OverflowError) as error:  # OverflowError: int8_var + 1000
+        raise InputTypeError(f"cannot turn {describe_value(value)} into a {dtype or ''} graphgrad constant: "
+                             f"{error}") from None
     if data.dtype.kind not in "biuf":
         raise InputTypeError(f"cannot turn {describe_value(value)} into a graphgrad constant: dtype {data.dtype}")
     return Constant(TensorType(data.dtype, data.shape), data, name)

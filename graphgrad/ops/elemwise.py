@@ -108,7 +108,8 @@ class SumTo(Op):
         axes = tuple(range(lead)) + tuple(lead + k for k, d in enumerate(shape) if d == 1 and g.shape[lead + k] != 1)
         return np.sum(g, axis=axes, keepdims=True).reshape(shape)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201 - signature fixed by Op
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [BroadcastLike()(g_outputs[0], inputs[0]), NO_GRADIENT]
 
 
@@ -122,7 +123,8 @@ class BroadcastLike(Op):
     def perform(self, g: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.broadcast_to(g, np.shape(x))
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [SumTo()(g_outputs[0], inputs[0]), NO_GRADIENT]
 
 
@@ -144,7 +146,8 @@ class Add(_Binary):
     """a + b."""
     symbol, ufunc = "+", np.add
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0], g_outputs[0]]
 
 
@@ -152,7 +155,8 @@ class Sub(_Binary):
     """a - b."""
     symbol, ufunc = "-", np.subtract
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0], -g_outputs[0]]
 
 
@@ -160,7 +164,8 @@ class Mul(_Binary):
     """a * b."""
     symbol, ufunc = "*", np.multiply
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         (a, b), (g,) = inputs, g_outputs
         return [g * b, g * a]
 
@@ -169,7 +174,8 @@ class TrueDiv(_Binary):
     """a / b."""
     symbol, ufunc = "/", np.true_divide
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         (a, b), (g,) = inputs, g_outputs
         return [g / b, -g * outputs[0] / b]
 
@@ -178,7 +184,8 @@ class Pow(_Binary):
     """a ** b."""
     symbol, ufunc = "**", np.power
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         (a, b), (g,) = inputs, g_outputs
         return [g * b * a ** (b - 1), g * outputs[0] * log(a)]
 
@@ -187,7 +194,8 @@ class Maximum(_Binary):
     """Elementwise maximum; ties send the gradient to the first operand."""
     ufunc = np.maximum
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         (a, b), (g,) = inputs, g_outputs
         return [g * (a >= b), g * (a < b)]
 
@@ -196,13 +204,15 @@ class Minimum(_Binary):
     """Elementwise minimum; ties send the gradient to the first operand."""
     ufunc = np.minimum
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         (a, b), (g,) = inputs, g_outputs
         return [g * (a <= b), g * (a > b)]
 
 
 class _Comparison(_Binary):
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [NO_GRADIENT, NO_GRADIENT]
 
 
@@ -254,7 +264,8 @@ class Neg(_Unary):
     def py_expr(self, node: Apply, args: Sequence[str]) -> str:
         return f"(-{args[0]})"
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [-g_outputs[0]]
 
 
@@ -262,7 +273,8 @@ class Exp(_Unary):
     """e ** x."""
     ufunc = np.exp
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0] * outputs[0]]
 
 
@@ -270,7 +282,8 @@ class Log(_Unary):
     """Natural logarithm."""
     ufunc = np.log
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0] / inputs[0]]
 
 
@@ -278,7 +291,8 @@ class Log1p(_Unary):
     """log(1 + x), accurate for small x."""
     ufunc = np.log1p
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0] / (1 + inputs[0])]
 
 
@@ -286,7 +300,8 @@ class Sqrt(_Unary):
     """Square root."""
     ufunc = np.sqrt
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0] * 0.5 / outputs[0]]
 
 
@@ -294,7 +309,8 @@ class Abs(_Unary):
     """|x| (gradient 0 at 0)."""
     ufunc = np.abs
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0] * sign(inputs[0])]
 
 
@@ -302,7 +318,8 @@ class Sign(_Unary):
     """-1, 0 or 1 (no gradient)."""
     ufunc = np.sign
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [NO_GRADIENT]
 
 
@@ -310,7 +327,8 @@ class Tanh(_Unary):
     """Hyperbolic tangent."""
     ufunc = np.tanh
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         y = outputs[0]
         return [g_outputs[0] * (1 - y * y)]
 
@@ -341,7 +359,8 @@ class Sigmoid(_Unary):
             return f"_np.exp(-_np.logaddexp(0, -{args[0]}))"  # stable_sigmoid's small-array branch, inline
         return None
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [SigmoidGrad()(outputs[0], g_outputs[0])]
 
 
@@ -354,7 +373,8 @@ class SigmoidGrad(Elemwise):
     def py_expr(self, node: Apply, args: Sequence[str]) -> str:
         return f"({args[1]} * {args[0]} * (1 - {args[0]}))"
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         (y, g), (gg,) = inputs, g_outputs
         return [gg * g * (1 - 2 * y), gg * y * (1 - y)]
 
@@ -370,7 +390,8 @@ class Softplus(_Unary):
     def perform(self, x: Any) -> Any:
         return stable_softplus(x)
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0] * sigmoid(inputs[0])]
 
 
@@ -380,7 +401,8 @@ class Relu(_Unary):
     def perform(self, x: Any) -> Any:
         return np.maximum(x, 0)
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         return [g_outputs[0] * (inputs[0] > 0)]
 
 
@@ -391,7 +413,8 @@ class Switch(Elemwise):
     def perform(self, c: Any, a: Any, b: Any) -> Any:
         return np.where(c, a, b)
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         (c, a, b), (g,) = inputs, g_outputs
         zero = zeros_like_scalar(g)
         return [NO_GRADIENT, switch(c, g, zero), switch(c, zero, g)]
@@ -413,7 +436,8 @@ class Cast(_Unary):
     def perform(self, x: Any) -> Any:
         return np.asarray(x).astype(self.dtype)
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         x = inputs[0]
         if x.dtype.kind != "f" or self.dtype.kind != "f":
             return [NO_GRADIENT]

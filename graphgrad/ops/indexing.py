@@ -63,7 +63,8 @@ class Take(Op):
         view = f".view(_np.{UNSIGNED[dtype]})" if dtype in UNSIGNED else ""
         return f"{args[0]}.take({args[1]}{view}, axis=0)"
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         x, indices = inputs
         return [RowGradient()(x, indices, g_outputs[0]), NO_GRADIENT]
 
@@ -94,7 +95,8 @@ class Subtensor(Op):
     def perform(self, x: np.ndarray) -> np.ndarray:
         return x[self._numpy_key()]
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [SubtensorGrad(self.key)(inputs[0], g_outputs[0])]
 
 
@@ -113,7 +115,8 @@ class SubtensorGrad(Op):
         out[tuple(slice(*k) if isinstance(k, tuple) else k for k in self.key)] = g
         return out
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [NO_GRADIENT, Subtensor(self.key)(g_outputs[0])]
 
 
@@ -134,7 +137,8 @@ class AdvancedSubtensor(Op):
     def perform(self, x: np.ndarray, *indices: np.ndarray) -> np.ndarray:
         return x[tuple(unsigned(i) for i in indices)]
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         x, *indices = inputs
         return [AdvancedIncSubtensor()(zeros_like(x), g_outputs[0], *indices)] + [NO_GRADIENT] * len(indices)
 
@@ -152,7 +156,8 @@ class AdvancedIncSubtensor(Op):
         np.add.at(out, key, g)  # not out[key] += g: repeated positions must accumulate
         return out
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         x, g, *indices = inputs
         return [g_outputs[0], AdvancedSubtensor()(g_outputs[0], *indices)] + [NO_GRADIENT] * len(indices)
 
@@ -191,7 +196,8 @@ class SegmentSum(Op):
         scatter_add(out, segments, x)
         return out
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         _, segments, _ = inputs
         return [take(g_outputs[0], segments), NO_GRADIENT, NO_GRADIENT]
 

@@ -6,6 +6,7 @@ from typing import Any, Sequence
 from ..graph import Apply, Op, Variable
 from ..types import InputTypeError, ShapeError, TensorType, format_shape, upcast
 from .basic import as_tensor
+from .elemwise import cast
 from .shapes import expand_dims
 
 
@@ -31,15 +32,19 @@ class Dot(Op):
     def py_expr(self, node: Apply, args: Sequence[str]) -> str:
         return f"{args[0]}.dot({args[1]})"
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         (a, b), (g,) = inputs, g_outputs
         if a.ndim == 2 and b.ndim == 2:
-            return [dot(g, b.T), dot(a.T, g)]
-        if a.ndim == 2:  # (m,k)(k,) -> (m,)
-            return [expand_dims(g, 1) * b, dot(a.T, g)]
-        if b.ndim == 2:  # (k,)(k,n) -> (n,)
-            return [dot(b, g), expand_dims(a, 1) * g]
-        return [g * b, g * a]
+            grads = [dot(g, b.T), dot(a.T, g)]
+        elif a.ndim == 2:  # (m,k)(k,) -> (m,)
+            grads = [expand_dims(g, 1) * b, dot(a.T, g)]
+        elif b.ndim == 2:  # (k,)(k,n) -> (n,)
+            grads = [dot(b, g), expand_dims(a, 1) * g]
+        else:
+            grads = [g * b, g * a]
+        # A float32 weight times float64 data has a float64 product; its gradient stays float32.
+        return [cast(d, x.dtype) if x.dtype.kind == "f" else d for d, x in zip(grads, (a, b))]
 
 
 def dot(a: Any, b: Any) -> Variable:

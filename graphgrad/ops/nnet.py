@@ -38,7 +38,8 @@ class Softmax(_LastAxis):
     def perform(self, x: np.ndarray) -> np.ndarray:
         return _softmax(x)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [SoftmaxGrad()(outputs[0], g_outputs[0])]
 
 
@@ -51,7 +52,8 @@ class SoftmaxGrad(Op):
     def perform(self, y: np.ndarray, g: np.ndarray) -> np.ndarray:
         return y * (g - (g * y).sum(axis=-1, keepdims=True))
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         (y, g), (h,) = inputs, g_outputs
         s = (g * y).sum(axis=-1, keepdims=True)
         hy = (h * y).sum(axis=-1, keepdims=True)
@@ -64,7 +66,8 @@ class LogSoftmax(_LastAxis):
     def perform(self, x: np.ndarray) -> np.ndarray:
         return _log_softmax(x)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         (g,) = g_outputs
         return [g - Softmax()(inputs[0]) * g.sum(axis=-1, keepdims=True)]
 
@@ -86,7 +89,8 @@ class BinaryCrossentropy(Elemwise):
         with np.errstate(divide="ignore"):  # log(0) = -inf is clamped
             return -(t * np.maximum(np.log(p), LOG_FLOOR) + (1 - t) * np.maximum(np.log1p(-p), LOG_FLOOR))
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         (p, t), (g,) = inputs, g_outputs
         return [BinaryCrossentropyGrad()(p, t, g), g * (maximum(log1p(-p), LOG_FLOOR) - maximum(log(p), LOG_FLOOR))]
 
@@ -98,7 +102,8 @@ class BinaryCrossentropyGrad(Elemwise):
     def perform(self, p: Any, t: Any, g: Any) -> Any:
         return g * (p - t) / np.maximum(p * (1 - p), DENOMINATOR_FLOOR)
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         (p, t, g), (h,) = inputs, g_outputs
         denominator = p * (1 - p)
         d_p = (denominator - (p - t) * (1 - 2 * p)) / (denominator * denominator)
@@ -114,7 +119,8 @@ class SigmoidBinaryCrossentropy(Elemwise):
     def perform(self, z: Any, t: Any) -> Any:
         return stable_softplus(z) - t * z
 
-    def elemwise_grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                      g_outputs: Sequence[Variable]) -> list:
         (z, t), (g,) = inputs, g_outputs
         return [g * (sigmoid(z) - t), -g * z]
 
@@ -186,7 +192,8 @@ class CategoricalCrossentropy(Op):
     def perform(self, p: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return -np.log(_pick(p, labels))
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         p, labels = inputs
         return [CategoricalCrossentropyGrad()(p, labels, g_outputs[0]), NO_GRADIENT]
 
@@ -216,7 +223,8 @@ class SoftmaxCrossentropy(Op):
     def perform(self, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return -_pick(_log_softmax(x), labels)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         x, labels = inputs
         return [SoftmaxCrossentropyGrad()(x, labels, g_outputs[0]), NO_GRADIENT]
 

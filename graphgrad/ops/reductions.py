@@ -6,21 +6,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..graph import NO_GRADIENT, Apply, Op, Variable
-from ..types import ShapeError, TensorType
+from ..types import ShapeError, TensorType, normalize_axes
 from .basic import as_tensor
 from .elemwise import BroadcastLike, cast, eq
 from .shapes import expand_dims, shape
-
-
-def normalize_axes(axis: int | Sequence[int] | None, ndim: int, what: str) -> tuple[int, ...]:
-    """Axes as a sorted tuple of non-negative ints; raises ShapeError naming ``what`` if out of range."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
-    for a in axes:
-        if not -ndim <= a < (ndim or 1) or (ndim == 0 and a not in (0, -1)):
-            raise ShapeError(f"{what}: axis {a} is out of range for a {ndim}-d operand")
-    return tuple(sorted({int(a) % (ndim or 1) for a in axes})) if ndim else ()
 
 
 def _reduced_shape(shape: Sequence[int | None], axes: tuple[int, ...], keepdims: bool) -> list[int | None]:
@@ -76,7 +65,8 @@ class Sum(_Reduce):
             return f"_sum_rows({args[0]})"
         return super().py_expr(node, args)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         x = inputs[0]
         return [BroadcastLike()(cast(self._expanded(g_outputs[0]), x.dtype), x)]
 
@@ -85,7 +75,8 @@ class Max(_Reduce):
     """Maximum over axes; the gradient is shared evenly by the positions holding the maximum."""
     method = "max"
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         x = inputs[0]
         hit = cast(eq(x, self._expanded(outputs[0])), x.dtype)
         # Not the whole gradient to every tie: max(a, a) = a has slope 1, not 2 (ties are exact
@@ -111,7 +102,8 @@ class Argmax(Op):
     def perform(self, x: np.ndarray) -> Any:
         return np.argmax(x, axis=self.axis, keepdims=self.keepdims)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [NO_GRADIENT]
 
 

@@ -21,7 +21,8 @@ class Shape(Op):
     def perform(self, x: Any) -> np.ndarray:
         return np.array(np.shape(x), dtype=np.int64)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [NO_GRADIENT]
 
 
@@ -55,7 +56,8 @@ class Reshape(Op):
     def py_expr(self, node: Apply, args: Sequence[str]) -> str:
         return f"{args[0]}.reshape({self.newshape!r})"
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         x = inputs[0]
         if None not in x.type.shape:
             return [reshape(g_outputs[0], x.type.shape)]
@@ -71,7 +73,8 @@ class ReshapeLike(Op):
     def perform(self, g: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.reshape(g, np.shape(x))
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [ReshapeLike()(g_outputs[0], inputs[0]), NO_GRADIENT]
 
 
@@ -94,7 +97,8 @@ class Transpose(Op):
     def py_expr(self, node: Apply, args: Sequence[str]) -> str:
         return f"{args[0]}.transpose({self.axes!r})"
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [transpose(g_outputs[0], tuple(np.argsort(self.axes)))]
 
 
@@ -119,7 +123,8 @@ class ExpandDims(Op):
         ndim = node.outputs[0].ndim
         return f"{args[0]}[{', '.join('None' if k in self.axes else ':' for k in range(ndim))}]"
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [reshape(g_outputs[0], [-1 if d is None else d for d in inputs[0].type.shape])
                 if inputs[0].type.shape.count(None) <= 1 else ReshapeLike()(g_outputs[0], inputs[0])]
 
@@ -136,7 +141,8 @@ class ARange(Op):
     def perform(self, n: Any) -> np.ndarray:
         return np.arange(n, dtype=np.int64)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [NO_GRADIENT]
 
 
@@ -157,7 +163,8 @@ class FillLike(Op):
     def perform(self, x: np.ndarray) -> np.ndarray:
         return np.full(np.shape(x), self.value, dtype=np.asarray(x).dtype)
 
-    def grad(self, inputs, outputs, g_outputs):  # noqa: ANN001, ANN201
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
         return [NO_GRADIENT]
 
 
@@ -178,7 +185,13 @@ def reshape(x: Any, newshape: Sequence[int]) -> Variable:
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Variable:
     """``x`` with its axes permuted (reversed when ``axes`` is None)."""
     x = as_tensor(x)
-    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % max(x.ndim, 1) for a in axes)
+    if axes is None:
+        axes = tuple(reversed(range(x.ndim)))
+    else:
+        axes = tuple(int(a) for a in axes)
+        if any(not -x.ndim <= a < x.ndim for a in axes) or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
+            raise ShapeError(f"transpose of {x.label()} ({x.ndim}-d): axes {axes} are not a permutation")
+        axes = tuple(a % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
         return x
     return Transpose(axes)(x)
