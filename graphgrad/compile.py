@@ -8,21 +8,22 @@ An update ``W <- W +- row_sparse`` is committed in place on the touched rows of 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .checks import (check_all_inputs_given, check_givens, check_inputs, check_updates, input_filter,
+                     update_checker)
 from .graph import Apply, Constant, SharedVariable, Variable, clone_graph, leaves, toposort
 from .ops.basic import as_tensor
+from .ops.broadcast import BroadcastLike, SumTo
+from .ops.indexing import Subtensor, Take
 from .ops.reductions import sum_rows
+from .ops.shapes import ExpandDims, Reshape, ReshapeLike, Transpose
 from .printing import to_networkx
 from .rewrite import rewrite
-from .sparse import IncRows, RowGradient, RowSparse, SparseRowsType, SparseVariable, check_fits, rows_after
-from .ops.elemwise import BroadcastLike, SumTo
-from .ops.shapes import ExpandDims, Reshape, ReshapeLike, Transpose
-from .ops.indexing import Subtensor, Take
-from .types import (GraphgradError, IndexRangeError, InputTypeError, NonFiniteError, ShapeError, TensorType,
-                    describe_value, format_shape)
+from .sparse import IncRows, RowGradient, RowSparse, SparseVariable, check_fits, rows_after
+from .types import GraphgradError, IndexRangeError, InputTypeError, NonFiniteError, ShapeError, describe_value
 
 
 class Mode:
@@ -41,54 +42,6 @@ class Mode:
 
 #: Modes by name; debug.py registers its own.
 MODES: dict[str, Callable[[], Mode]] = {"fast": Mode}
-
-
-def _input_filter(var: Variable, position: int) -> Callable[[Any], np.ndarray]:
-    """A checker/converter for one call argument, raising errors that name the input."""
-    t: TensorType = var.type
-    where = f"input '{var.name}' (position {position})" if var.name else f"input at position {position}"
-
-    def fail(value: Any, cls: type = InputTypeError) -> GraphgradError:
-        return cls(f"{where}: expected {t.describe()} of shape {format_shape(t.shape)}, got {describe_value(value)}")
-
-    def filter_value(value: Any) -> np.ndarray:
-        if isinstance(value, np.ma.MaskedArray):
-            raise InputTypeError(f"{where}: got a masked array, whose mask would be ignored; pass np.ma.filled(...)")
-        if isinstance(value, np.ndarray | np.generic):
-            array = np.asarray(value)
-        elif isinstance(value, bool | int | float | list | tuple):
-            try:
-                array = np.asarray(value)
-            except ValueError:
-                raise fail(value) from None
-        else:
-            raise fail(value)
-        if array.dtype != t.dtype:
-            kind, want = array.dtype.kind, t.dtype.kind
-            if want == "f" and kind in "biuf":
-                with np.errstate(over="ignore"):  # numbers into a float input: rounding is the documented contract
-                    converted = array.astype(t.dtype)
-                if kind == "f" and np.isinf(converted).sum() != np.isinf(array).sum():
-                    raise InputTypeError(f"{where}: {describe_value(value)} has values that overflow {t.dtype}")
-                array = converted
-            elif want in "iu" and kind in "iu":  # a bool mask is not a list of indices
-                if array.size and not np.can_cast(array.dtype, t.dtype, "safe"):
-                    info = np.iinfo(t.dtype)
-                    if array.min() < info.min or array.max() > info.max:
-                        raise IndexRangeError(f"{where}: {array.dtype} values from {array.min()} to {array.max()} do not fit "
-                                              f"the input's {t.dtype} ([{info.min}, {info.max}])")
-                array = array.astype(t.dtype)
-            elif want == "b" and kind == "b":
-                pass
-            else:
-                raise fail(value)
-        if array.ndim != t.ndim:
-            raise fail(value)
-        if not t.is_compatible(array.shape):
-            raise fail(value, ShapeError)
-        return array
-
-    return filter_value
 
 
 def _fast_check(arg: str, var: Variable, k: int) -> str:
@@ -114,16 +67,16 @@ class Function:
                  mode: str | Mode | None = None, exclude: Sequence[str] = (), name: str | None = None):
         self.name = name
         self.mode = _resolve_mode(mode)
-        self.inputs = _check_inputs(inputs)
+        self.inputs = check_inputs(inputs)
         self.single_output = isinstance(outputs, Variable)
         user_outputs = [] if outputs is None else [outputs] if self.single_output else list(outputs)
         # A row-sparse output is returned as a gg.RowSparse value, never as a dense table.
         self.user_outputs = [o if isinstance(o, SparseVariable) else as_tensor(o) for o in user_outputs]
-        self.shared_updated, user_update_values = _check_updates(updates)
-        replace = _check_givens(givens)
+        self.shared_updated, user_update_values = check_updates(updates)
+        replace = check_givens(givens)
         cloned = clone_graph(self.user_outputs + user_update_values, replace)
         self.unrewritten = cloned
-        _check_all_inputs_given(cloned, self.inputs)
+        check_all_inputs_given(cloned, self.inputs)
         rewritten = rewrite(cloned, exclude)
         n = len(self.user_outputs)
         self.outputs, self.update_values = rewritten[:n], rewritten[n:]
@@ -143,7 +96,7 @@ class Function:
         lines = [f"def compiled({', '.join(args)}):\n"]
         for k, (var, arg) in enumerate(zip(self.inputs, args)):
             names[var] = arg
-            namespace[f"_filter{k}"] = _input_filter(var, k)
+            namespace[f"_filter{k}"] = input_filter(var, k)
             namespace[f"_dtype{k}"] = var.dtype
             namespace[f"_scalar{k}"] = var.dtype.type
             lines.append(_fast_check(arg, var, k))
@@ -197,7 +150,7 @@ class Function:
                     lines.append(f"    _check_fits({ref}._value, {names[sparse]})\n")
                     commits.append(f"    _inc{k}({ref}._value, {names[sparse]})\n")
             else:
-                namespace[f"_check_update{k}"] = _update_checker(shared)
+                namespace[f"_check_update{k}"] = update_checker(shared)
                 namespace[f"_dtype_u{k}"] = shared.dtype
                 value_name = names[value]
                 fast = f"{value_name}.__class__ is _ndarray and {value_name}.dtype is _dtype_u{k}"
@@ -256,7 +209,7 @@ class Function:
         """
         values: dict[Variable, Any] = {}
         for k, var in enumerate(self.inputs):
-            values[var] = _input_filter(var, k)(args[k])
+            values[var] = input_filter(var, k)(args[k])
         targets = list(outputs) if outputs is not None else self.computed
         for var in leaves(targets):
             if isinstance(var, SharedVariable):
@@ -293,7 +246,7 @@ class Function:
                 check_fits(shared._value, new)
                 checked.append(None)
             else:
-                new = _update_checker(shared)(new)
+                new = update_checker(shared)(new)
                 checked.append(new.copy() if _may_view(value, Variable) else new)
         self.mode.after_call(self, args, results, updates)
         committed = {_view_base(v) for s, v in zip(self.shared_updated, self.update_values) if not _is_in_place(s, v)}
@@ -341,73 +294,6 @@ def _resolve_mode(mode: str | Mode | None) -> Mode:
     return MODES[mode]()
 
 
-def _check_inputs(inputs: Sequence[Variable]) -> list[Variable]:
-    if isinstance(inputs, Variable):
-        raise InputTypeError("function: inputs must be a list of variables, e.g. [x]")
-    inputs = list(inputs)
-    for k, var in enumerate(inputs):
-        if not isinstance(var, Variable) or var.owner is not None or isinstance(var, Constant | SharedVariable):
-            raise InputTypeError(f"function: inputs[{k}] ({var!r}) must be a symbolic input such as gg.matrix('x'); "
-                                 "constants and shared variables are not inputs")
-        if not isinstance(var.type, TensorType):
-            raise InputTypeError(f"function: inputs[{k}] ({var.label()}) is not a dense tensor")
-    if len({id(v) for v in inputs}) != len(inputs):
-        raise InputTypeError("function: the same input variable is listed twice")
-    return inputs
-
-
-def _check_updates(updates: Any) -> tuple[list[SharedVariable], list[Variable]]:
-    pairs = list(updates.items()) if isinstance(updates, Mapping) else list(updates or [])
-    shared_vars, values = [], []
-    for k, pair in enumerate(pairs):
-        if not isinstance(pair, tuple | list) or len(pair) != 2:
-            raise InputTypeError(f"function: updates[{k}] must be a (shared variable, new value) pair")
-        shared, value = pair
-        if not isinstance(shared, SharedVariable):
-            raise InputTypeError(f"function: updates[{k}] updates {shared!r}, which is not a shared variable")
-        if any(s is shared for s in shared_vars):
-            raise InputTypeError(f"function: shared variable {shared.label()} is updated twice")
-        if isinstance(value, Variable) and isinstance(value.type, SparseRowsType):
-            raise InputTypeError(f"function: the update of {shared.label()} is a row-sparse gradient; "
-                                 f"write it as {shared.label()} - lr * g")
-        value = as_tensor(value)
-        if value.dtype != shared.dtype:
-            raise InputTypeError(f"function: the update of {shared.label()} ({shared.type.describe()}) has dtype "
-                                 f"{value.dtype}; cast it with .astype('{shared.dtype}')")
-        if value.ndim != shared.ndim or any(a is not None and b is not None and a != b
-                                            for a, b in zip(value.type.shape, shared.type.shape)):
-            raise ShapeError(f"function: the update of {shared.label()} {format_shape(shared.type.shape)} has "
-                             f"shape {format_shape(value.type.shape)}")
-        shared_vars.append(shared)
-        values.append(value)
-    return shared_vars, values
-
-
-def _check_givens(givens: Any) -> dict[Variable, Variable]:
-    pairs = list(givens.items()) if isinstance(givens, Mapping) else list(givens or [])
-    replace: dict[Variable, Variable] = {}
-    for old, new in pairs:
-        if not isinstance(old, Variable):
-            raise InputTypeError(f"function: givens key {old!r} is not a variable")
-        new = as_tensor(new, dtype=old.dtype if not isinstance(new, Variable) else None)
-        if new.dtype != old.dtype or new.ndim != old.ndim:
-            raise InputTypeError(f"function: givens replaces {old.label()} ({old.type.describe()}) by "
-                                 f"{new.label()} ({new.type.describe()})")
-        # The graph's static shapes (and the broadcasting decided from them) must stay true.
-        if any(a is not None and a != b for a, b in zip(old.type.shape, new.type.shape)):
-            raise ShapeError(f"function: givens replaces {old.label()} of shape {format_shape(old.type.shape)} by "
-                             f"{new.label()} of shape {format_shape(new.type.shape)}")
-        replace[old] = new
-    return replace
-
-
-def _check_all_inputs_given(outputs: Sequence[Variable], inputs: Sequence[Variable]) -> None:
-    given = set(inputs)
-    for var in leaves(outputs):
-        if not isinstance(var, Constant | SharedVariable) and var not in given:
-            raise InputTypeError(f"function: the graph needs input {var.label()}, which is not in the inputs list")
-
-
 def _row_indices(sparse: Variable) -> Variable | None:
     """The index variable of a row-sparse value made by one row gradient, else None."""
     return sparse.owner.inputs[1] if sparse.owner is not None and isinstance(sparse.owner.op, RowGradient) else None
@@ -416,16 +302,6 @@ def _row_indices(sparse: Variable) -> Variable | None:
 def _is_in_place(shared: SharedVariable, value: Variable) -> bool:
     """The update rewrite is a type test: ``W +- row_sparse`` on ``W`` itself is done in place."""
     return value.owner is not None and isinstance(value.owner.op, IncRows) and value.owner.inputs[0] is shared
-
-
-def _update_checker(shared: SharedVariable) -> Callable[[Any], np.ndarray]:
-    def check(value: Any) -> np.ndarray:
-        array = np.asarray(value)
-        if array.dtype != shared.type.dtype or not shared.type.is_compatible(array.shape):
-            raise ShapeError(f"update of shared variable {shared.label()}: expected {shared.type.describe()} of "
-                             f"shape {format_shape(shared.type.shape)}, computed {describe_value(array)}")
-        return array
-    return check
 
 
 #: Ops whose output may be a view of their first input.

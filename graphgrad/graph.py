@@ -260,10 +260,6 @@ class SharedVariable(Variable):
             )
         return array.copy() if copy else array
 
-    def __repr__(self) -> str:
-        return self.label()
-
-
 class Apply:
     """One application of an op to input variables, producing output variables."""
 

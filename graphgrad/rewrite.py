@@ -9,7 +9,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .graph import Apply, Constant, Variable, clone_graph, toposort
-from .ops.elemwise import Add, BroadcastLike, Cast, Log, Mul, Neg, Sigmoid, SigmoidGrad, Softplus, Sub, SumTo, TrueDiv
+from .ops.broadcast import BroadcastLike, SumTo
+from .ops.elemwise import Add, Cast, Log, Mul, Neg, Sigmoid, SigmoidGrad, Softplus, Sub, TrueDiv
 from .ops.indexing import Take
 from .ops.nnet import (BinaryCrossentropy, BinaryCrossentropyGrad, CategoricalCrossentropy,
                        CategoricalCrossentropyGrad, LogSoftmax, SigmoidBinaryCrossentropy,
@@ -230,7 +231,7 @@ REWRITES: list[tuple[str, Rewrite]] = [
 
 def rewrite(outputs: Sequence[Variable], exclude: Sequence[str] = ()) -> list[Variable]:
     """Run every rewrite of ``REWRITES`` not named in ``exclude`` over the graph of ``outputs``."""
-    unknown = set(exclude) - {name for name, _ in REWRITES} - {"merge"}
+    unknown = set(exclude) - {name for name, _ in REWRITES}
     if unknown:
         raise ValueError(f"unknown rewrites {sorted(unknown)}; known: {[name for name, _ in REWRITES]}")
     outputs = list(outputs)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .graph import NO_GRADIENT, Apply, Op, Variable
 from .ops.basic import PYTHON_SCALARS, as_tensor
-from .types import IndexRangeError, InputTypeError, ShapeError, TensorType, format_shape
+from .types import IndexRangeError, InputTypeError, ShapeError, StaticType, TensorType, format_shape
 
 
 class RowSparse(NamedTuple):
@@ -36,29 +36,11 @@ class RowSparse(NamedTuple):
         return out
 
 
-class SparseRowsType:
+class SparseRowsType(StaticType):
     """Static type of a row-sparse value standing for a dense tensor of ``dtype`` and ``shape``."""
 
-    __slots__ = ("dtype", "shape")
+    __slots__ = ()
     is_sparse = True
-
-    def __init__(self, dtype: Any, shape: Sequence[int | None]):
-        self.dtype = np.dtype(dtype)
-        self.shape = tuple(shape)
-
-    @property
-    def ndim(self) -> int:
-        """Dimensions of the dense equivalent."""
-        return len(self.shape)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.dtype == self.dtype and other.shape == self.shape
-
-    def __hash__(self) -> int:
-        return hash((type(self), self.dtype, self.shape))
-
-    def __repr__(self) -> str:
-        return f"SparseRowsType({self.dtype}, {self.shape})"
 
     def describe(self) -> str:
         """Plain words for error messages."""

@@ -35,8 +35,9 @@ class NonFiniteError(GraphgradError, FloatingPointError):
 _NDIM_NAMES = {0: "scalar", 1: "vector", 2: "matrix"}
 
 
-class TensorType:
-    """A dense tensor's static type: a dtype and a shape whose unknown dims are ``None``."""
+class StaticType:
+    """What is known of a value before the graph runs: a dtype and a shape whose unknown dims are
+    ``None``. Types are equal when both are."""
 
     __slots__ = ("dtype", "shape")
     variable_class = None  # plain graph.Variable (row-sparse types name their own class)
@@ -57,7 +58,13 @@ class TensorType:
         return hash((type(self), self.dtype, self.shape))
 
     def __repr__(self) -> str:
-        return f"TensorType({self.dtype}, {self.shape})"
+        return f"{type(self).__name__}({self.dtype}, {self.shape})"
+
+
+class TensorType(StaticType):
+    """A dense tensor's static type."""
+
+    __slots__ = ()
 
     def describe(self) -> str:
         """Plain words for error messages, e.g. ``int32 vector``."""

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
-from graphgrad.ops.elemwise import BroadcastLike, Cast
+from graphgrad.ops.broadcast import BroadcastLike
+from graphgrad.ops.elemwise import Cast
 from graphgrad.rewrite import (REWRITES, compact_row_gradients, scale_row_gradients, drop_identities, fold_constants, merge,
                                rewrite, skip_checked_indices, stabilize_log_losses)
 

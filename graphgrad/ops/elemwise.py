@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..graph import NO_GRADIENT, Apply, Op, Variable
 from ..types import InputTypeError, TensorType, broadcast_static
 from .basic import as_tensor, as_tensors_like
+from .broadcast import reduce_to, sum_axes_for
 
 
 @lru_cache(maxsize=None)
@@ -16,28 +17,6 @@ def _probe_dtype(op: "Elemwise", dtypes: tuple[np.dtype, ...]) -> np.dtype:
     """The dtype numpy gives for this op on these input dtypes, found by running it on ones."""
     with np.errstate(all="ignore"):
         return np.asarray(op.perform(*[np.ones((), d) for d in dtypes])).dtype
-
-
-def sum_axes_for(x_shape: Sequence[int | None], other_shapes: Sequence[Sequence[int | None]],
-                 out: Sequence[int | None]) -> tuple[tuple[int, ...], bool]:
-    """Which output axes a gradient must be summed over to fit an operand of ``x_shape``, given the
-    shapes of the operands that are other variables.
-
-    Returns (axes, dynamic): ``dynamic`` is True when a dim unknown at build time might be 1 at call
-    time while the output is larger, so the reduction can only be decided on the values.
-    """
-    lead = len(out) - len(x_shape)
-    axes = list(range(lead))
-    dynamic = False
-    for k, d in enumerate(x_shape):
-        axis = lead + k
-        if d == 1 and out[axis] != 1:
-            axes.append(axis)
-        elif d is None:
-            others = [s[axis - (len(out) - len(s))] for s in other_shapes if len(s) > axis - (len(out) - len(s)) >= 0]
-            if any(o is None or o > 1 for o in others):
-                dynamic = True
-    return tuple(axes), dynamic
 
 
 class Elemwise(Op):
@@ -76,56 +55,6 @@ class Elemwise(Op):
                       g_outputs: Sequence[Variable]) -> list:
         """Gradients w.r.t. each input, in the output's (broadcast) shape."""
         raise NotImplementedError
-
-
-def reduce_to(g: Variable, x: Variable, axes: tuple[int, ...], dynamic: bool) -> Variable:
-    """Sum a broadcast gradient ``g`` back to the shape of operand ``x``."""
-    if dynamic:
-        g = SumTo()(g, x)
-    else:
-        lead = g.ndim - x.ndim
-        kept = tuple(a for a in axes if a >= lead)
-        if kept:
-            g = g.sum(axis=kept, keepdims=True)
-        if lead:
-            g = g.sum(axis=tuple(range(lead)))
-    if g.dtype != x.dtype and x.dtype.kind == "f":  # the same dtype whether shapes are known or not
-        g = cast(g, x.dtype)
-    return g
-
-
-class SumTo(Op):
-    """Sum ``g`` down to the runtime shape of ``x`` (leading axes, and axes where ``x`` has size 1)."""
-
-    def make_node(self, g: Variable, x: Variable) -> Apply:
-        return Apply(self, [g, x], [TensorType(g.dtype, x.type.shape)])
-
-    def perform(self, g: np.ndarray, x: np.ndarray) -> np.ndarray:
-        shape = np.shape(x)
-        if np.shape(g) == shape:
-            return g
-        lead = np.ndim(g) - len(shape)
-        axes = tuple(range(lead)) + tuple(lead + k for k, d in enumerate(shape) if d == 1 and g.shape[lead + k] != 1)
-        return np.sum(g, axis=axes, keepdims=True).reshape(shape)
-
-    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
-             g_outputs: Sequence[Variable]) -> list:
-        return [BroadcastLike()(g_outputs[0], inputs[0]), NO_GRADIENT]
-
-
-class BroadcastLike(Op):
-    """Broadcast ``g`` to the runtime shape of ``x`` (a read-only view: no copy)."""
-
-    def make_node(self, g: Variable, x: Variable) -> Apply:
-        shape = broadcast_static([g.type.shape, x.type.shape], [g.label(), x.label()], "broadcast_like")
-        return Apply(self, [g, x], [TensorType(g.dtype, tuple(x.type.shape) if x.ndim >= g.ndim else shape)])
-
-    def perform(self, g: np.ndarray, x: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(g, np.shape(x))
-
-    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
-             g_outputs: Sequence[Variable]) -> list:
-        return [SumTo()(g_outputs[0], inputs[0]), NO_GRADIENT]
 
 
 class _Binary(Elemwise):
@@ -176,7 +105,7 @@ class TrueDiv(_Binary):
 
     def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
                       g_outputs: Sequence[Variable]) -> list:
-        (a, b), (g,) = inputs, g_outputs
+        (_, b), (g,) = inputs, g_outputs
         return [g / b, -g * outputs[0] / b]
 
 
@@ -415,7 +344,7 @@ class Switch(Elemwise):
 
     def elemwise_grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
                       g_outputs: Sequence[Variable]) -> list:
-        (c, a, b), (g,) = inputs, g_outputs
+        (c, _, _), (g,) = inputs, g_outputs
         zero = zeros_like_scalar(g)
         return [NO_GRADIENT, switch(c, g, zero), switch(c, zero, g)]
 
@@ -449,7 +378,7 @@ def zeros_like_scalar(like: Variable) -> Variable:
     return as_tensor(np.zeros((), like.dtype))
 
 
-def _binary(op: Op):  # noqa: ANN202
+def _binary(op: Op) -> Callable[[Any, Any], Variable]:
     def apply(a: Any, b: Any) -> Variable:
         return op(a, b)
     apply.__doc__ = type(op).__doc__
@@ -460,7 +389,7 @@ def _is_sparse(value: Any) -> bool:
     return isinstance(value, Variable) and getattr(value.type, "is_sparse", False)
 
 
-def _sparse_aware(op: Op, name: str):  # noqa: ANN202
+def _sparse_aware(op: Op, name: str) -> Callable[[Any, Any], Variable]:
     # A row-sparse operand decides itself how to combine (sparse.py), whichever side it is on:
     # Python would only ask it first if its class subclassed the other operand's.
     def apply(a: Any, b: Any) -> Variable:
@@ -480,59 +409,24 @@ lt, le, gt, ge = (_binary(o) for o in (Less(), LessEqual(), Greater(), GreaterEq
 eq, neq = _binary(Equal()), _binary(NotEqual())
 
 
-def neg(x: Any) -> Variable:
-    """-x."""
-    return Neg()(x)
+def _unary(op: Op, doc: str) -> Callable[[Any], Variable]:
+    def apply(x: Any) -> Variable:
+        return op(x)
+    apply.__doc__ = doc
+    return apply
 
 
-def exp(x: Any) -> Variable:
-    """Elementwise e ** x."""
-    return Exp()(x)
-
-
-def log(x: Any) -> Variable:
-    """Elementwise natural logarithm."""
-    return Log()(x)
-
-
-def log1p(x: Any) -> Variable:
-    """Elementwise log(1 + x)."""
-    return Log1p()(x)
-
-
-def sqrt(x: Any) -> Variable:
-    """Elementwise square root."""
-    return Sqrt()(x)
-
-
-def abs(x: Any) -> Variable:  # noqa: A001 - numpy's name
-    """Elementwise absolute value."""
-    return Abs()(x)
-
-
-def sign(x: Any) -> Variable:
-    """Elementwise sign."""
-    return Sign()(x)
-
-
-def tanh(x: Any) -> Variable:
-    """Elementwise hyperbolic tangent."""
-    return Tanh()(x)
-
-
-def sigmoid(x: Any) -> Variable:
-    """Elementwise logistic sigmoid, stable for large |x|."""
-    return Sigmoid()(x)
-
-
-def softplus(x: Any) -> Variable:
-    """Elementwise log(1 + exp(x)), stable for large |x|."""
-    return Softplus()(x)
-
-
-def relu(x: Any) -> Variable:
-    """Elementwise max(x, 0)."""
-    return Relu()(x)
+neg = _unary(Neg(), "-x.")
+exp = _unary(Exp(), "Elementwise e ** x.")
+log = _unary(Log(), "Elementwise natural logarithm.")
+log1p = _unary(Log1p(), "Elementwise log(1 + x), accurate for small x.")
+sqrt = _unary(Sqrt(), "Elementwise square root.")
+abs = _unary(Abs(), "Elementwise absolute value (gradient 0 at 0).")  # noqa: A001 - numpy's name
+sign = _unary(Sign(), "Elementwise sign (no gradient).")
+tanh = _unary(Tanh(), "Elementwise hyperbolic tangent.")
+sigmoid = _unary(Sigmoid(), "Elementwise logistic sigmoid, stable for large |x|.")
+softplus = _unary(Softplus(), "Elementwise log(1 + exp(x)), stable for large |x|.")
+relu = _unary(Relu(), "Elementwise max(x, 0).")
 
 
 def switch(condition: Any, a: Any, b: Any) -> Variable:

@@ -6,9 +6,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..graph import NO_GRADIENT, Apply, Op, Variable
-from ..types import ShapeError, TensorType, normalize_axes
+from ..types import TensorType, normalize_axes
 from .basic import as_tensor
-from .elemwise import BroadcastLike, cast, eq
+from .broadcast import BroadcastLike
+from .elemwise import cast, eq
 from .shapes import expand_dims, shape
 
 
