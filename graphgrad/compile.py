@@ -84,7 +84,15 @@ class Function:
         self.computed = self.outputs + [v.owner.inputs[1] if _is_in_place(s, v) else v
                                         for s, v in zip(self.shared_updated, self.update_values)]
         self.nodes = toposort(self.computed)
+        # Results that may share memory with something that outlives the call are copied: a view
+        # of a shared variable (an in-place commit would change it under the caller) or of a
+        # constant (read-only), an output that is also committed as a dense update (writing into
+        # it would change the parameter), and an update value viewing a caller's array.
+        committed = {_view_base(v) for s, v in zip(self.shared_updated, self.update_values) if not _is_in_place(s, v)}
+        self._copy_output = [_may_view(o) or _view_base(o) in committed for o in self.outputs]
+        self._copy_update = [_may_view(v, Variable) for v in self.update_values]
         self.source, self._generated = self._generate()
+        # fn.source always shows the fast code; modes from debug.py run the graph node by node.
         interpreted = self.mode.per_node or type(self.mode) is not Mode
         self._run = self._interpreted if interpreted else self._generated
 
@@ -157,18 +165,10 @@ class Function:
                 if None not in shared.type.shape:
                     fast += f" and {value_name}.shape == {tuple(shared.type.shape)!r}"
                 lines.append(f"    u{k} = {value_name} if {fast} else _check_update{k}({value_name})\n")
-                if _may_view(value, Variable):
-                    lines.append(f"    u{k} = u{k}.copy()\n")  # else an in-place update of the viewed table changes it
+                if self._copy_update[k]:
+                    lines.append(f"    u{k} = u{k}.copy()\n")
                 commits.append(f"    {ref}._value = u{k}\n")
-        # An output that may be a view of a shared variable is copied, or it would change under the
-        # caller at an in-place commit (of this function or another); of a constant, or it is read-only.
-        # An output committed as (or viewing) a dense update's value is copied too, or writing
-        # into the returned array would change the shared variable.
-        committed = {_view_base(v) for s, v in zip(self.shared_updated, self.update_values) if not _is_in_place(s, v)}
-        outs = [f"{names[o]}.copy()" if _may_view(o) or _view_base(o) in committed else names[o]
-                for o in self.outputs]
-        if self.mode.per_node or type(self.mode) is not Mode:
-            return []  # interpreted modes commit through _commit
+        outs = [f"{names[o]}.copy()" if copy else names[o] for o, copy in zip(self.outputs, self._copy_output)]
         lines.append(f"    outputs = {outs[0] if self.single_output else '[' + ', '.join(outs) + ']'}\n")
         lines.extend(commits)
         lines.append("    return outputs\n")
@@ -241,16 +241,15 @@ class Function:
         results = [values[o] for o in self.outputs]
         updates = [values[v] for v in self.computed[len(self.outputs):]]
         checked = []
-        for shared, value, new in zip(self.shared_updated, self.update_values, updates):
+        for shared, value, new, copy in zip(self.shared_updated, self.update_values, updates, self._copy_update):
             if _is_in_place(shared, value):
                 check_fits(shared._value, new)
                 checked.append(None)
             else:
                 new = update_checker(shared)(new)
-                checked.append(new.copy() if _may_view(value, Variable) else new)
+                checked.append(new.copy() if copy else new)
         self.mode.after_call(self, args, results, updates)
-        committed = {_view_base(v) for s, v in zip(self.shared_updated, self.update_values) if not _is_in_place(s, v)}
-        results = [r.copy() if _may_view(o) or _view_base(o) in committed else r for r, o in zip(results, self.outputs)]
+        results = [r.copy() if copy else r for r, copy in zip(results, self._copy_output)]
         for shared, value, new in zip(self.shared_updated, self.update_values, checked):
             if new is None:
                 value.owner.op.apply_in_place(shared._value, values[value.owner.inputs[1]])

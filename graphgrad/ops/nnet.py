@@ -143,20 +143,16 @@ def _check_label_range(labels: np.ndarray, n_classes: int) -> None:
 
 
 def _label_positions(x: np.ndarray, labels: np.ndarray) -> tuple:
-    """The index of each row's label entry in ``x``; a label outside ``[0, classes)`` raises
-    IndexError naming it as given."""
+    """The index of each row's label entry in ``x``, for a fancy index that raises IndexError on a
+    label outside ``[0, classes)`` (the callers then name it as given)."""
     if labels.shape != x.shape[:-1]:
         raise ValueError(f"labels of shape {labels.shape} for probabilities of shape {x.shape}")
     if labels.ndim != 1:
         _check_label_range(labels, x.shape[-1])
         return tuple(np.indices(labels.shape, sparse=True)) + (labels,)
-    try:
-        columns = unsigned(labels)  # numpy's bounds check of the fancy index then rejects bad labels
-        x[:0, columns[:0]]  # noqa: B018 - unsigned() itself checks 64-bit labels for negatives
-    except IndexError:
-        _check_label_range(labels, x.shape[-1])
-        raise
-    return np.arange(len(labels)), columns
+    # Unsigned labels: the caller's fancy index then rejects negative ones with the rest (and
+    # unsigned() itself rejects negative 64-bit labels).
+    return np.arange(len(labels)), unsigned(labels)
 
 
 def _pick(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
