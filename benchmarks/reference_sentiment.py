@@ -1,11 +1,12 @@
 """Hand-written numpy references for the IMDB bag-of-words sentiment net (Trask's lesson).
 
 Pure numpy and the standard library, never graphgrad: these are the yardsticks that
-benchmarks.sentiment_speed measures graphgrad against, four implementations of one maths
+benchmarks.sentiment_speed measures graphgrad against, five implementations of one maths
 (h = sum of W0 rows at the review's word ids, p = sigmoid(h . W1), log-loss). Each is written
 the way a competent numpy programmer would write it (PERF_NOTES.md: array methods such as
 `a.take`/`a.dot` over `np.take`/`@`, `ones.dot(rows)` over `rows.sum(0)` for tiny sums,
-`np.subtract.at` on the flattened table). `LoopSentiment` and `DenseSentiment` keep the
+`np.subtract.at` on the flattened table). `LessonLoopSentiment` is the lesson's loop with the
+lesson's data types, the Python-loop baseline its speed goal names. `LoopSentiment` and `DenseSentiment` keep the
 structure the lesson used (Python loops over word ids, a dense 0/1 input) but are written
 without needless waste, so that speed-ups measured against them are not inflated.
 """
@@ -108,6 +109,45 @@ class LoopSentiment(_Sentiment):
         for i in ix:
             W0[i] -= delta * self.lr
         return loss
+
+
+class LessonLoopSentiment:
+    """The lesson's sparse training loop with the lesson's data types: float64 weights, a (1, H)
+    hidden layer zeroed and accumulated row by row over the review's word ids given as a Python
+    list (the lesson's pre-processed reviews), numpy arithmetic on the (1, 1) output. Two
+    departures: the log-loss delta (``p - t``, the maths every implementation here trains) replaces
+    the lesson's squared-error delta, and the lesson's per-review progress printing is left out.
+    ``LoopSentiment`` is the same loop with float32 weights and a 1-D hidden layer: twice as fast.
+    """
+
+    def __init__(self, W0: np.ndarray, W1: np.ndarray, lr: float = 0.1, dtype: DTypeLike = np.float64) -> None:
+        """Copy W0 (vocab x hidden) and W1 (hidden x 1) as `dtype` arrays (the lesson's float64)."""
+        self.W0 = np.array(W0, dtype=dtype)
+        self.W1 = np.array(W1, dtype=dtype)
+        self.lr = lr
+        self._hidden = np.zeros((1, self.W0.shape[1]), dtype=dtype)
+
+    def _output(self, ix: Sequence[int]) -> np.ndarray:
+        hidden = self._hidden
+        hidden *= 0
+        for i in ix:
+            hidden += self.W0[i]
+        return hidden.dot(self.W1)  # z, (1, 1)
+
+    def predict(self, ix: Sequence[int]) -> float:
+        """p(positive) for a review given by its unique word ids."""
+        return _sigmoid_log_loss(float(self._output(ix)[0, 0]), 0.0)[0]
+
+    def step(self, ix: Sequence[int], t: float) -> float:
+        """One SGD step on review `ix` (unique word ids), target t in {0, 1}; returns the loss."""
+        z = self._output(ix)
+        p = 1 / (1 + np.exp(-z))
+        output_delta = p - t
+        hidden_delta = output_delta.dot(self.W1.T)  # before W1 moves
+        self.W1 -= self._hidden.T.dot(output_delta) * self.lr
+        for i in ix:
+            self.W0[i] -= hidden_delta[0] * self.lr
+        return _sigmoid_log_loss(float(z[0, 0]), t)[1]
 
 
 class DenseSentiment(_Sentiment):

@@ -4,11 +4,13 @@
 
 One process, one data set (the cached Stanford split), the same initial weights, learning rate
 and review order for every implementation; repetitions interleaved (see benchmarks/timing.py).
-Only the steps are timed: every implementation gets its reviews as ready-made arrays.
+Only the steps are timed: every implementation gets its reviews ready-made (arrays; the lesson's
+loop gets the Python lists of ids its pre-processing makes).
 
 - per review: graphgrad's compiled step (models.sentiment) vs benchmarks.reference_sentiment's
-  NumpySentiment (vectorized gather/update), LoopSentiment (the lesson's Python loops over word
-  ids) and DenseSentiment (a vocabulary-sized 0/1 input; timed on a subset);
+  NumpySentiment (vectorized gather/update), LessonLoopSentiment (the lesson's Python loops over
+  word ids, with its data types), LoopSentiment (the same loops on float32 and numpy ids) and
+  DenseSentiment (a vocabulary-sized 0/1 input); the loops and the dense version on a subset;
 - mini-batches: graphgrad's segment-sum step vs NumpySentimentBatch;
 - memory: step time and tracemalloc peak with W0 as it is and 10x taller (same reviews);
 - per node: where one graphgrad step spends its time (``Function.evaluate``), and the
@@ -32,8 +34,9 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np  # noqa: E402
 
 import graphgrad as gg  # noqa: E402
-from benchmarks.reference_sentiment import (DenseSentiment, LoopSentiment, NumpySentiment,  # noqa: E402
-                                            NumpySentimentBatch, pack_batch)
+from graphgrad.floats import float_expr, runs_on_floats  # noqa: E402
+from benchmarks.reference_sentiment import (DenseSentiment, LessonLoopSentiment, LoopSentiment,  # noqa: E402
+                                            NumpySentiment, NumpySentimentBatch, pack_batch)
 from benchmarks.timing import (command_line, interleaved, machine, machine_line,  # noqa: E402
                                markdown_table, update_report, write_json)
 from models import imdb  # noqa: E402
@@ -41,6 +44,7 @@ from models.sentiment import DEFAULT_LR, Config, SentimentNet, initial_weights, 
 from models.vocab import Vocabulary  # noqa: E402
 
 Step = Callable[..., Any]
+PAIR_CHUNK, PAIR_REPS = 5000, 30  # reviews per back-to-back graphgrad/numpy pair, and pairs
 
 
 def run_reviews(step: Step, reviews: Sequence[np.ndarray], targets: Sequence[Any]) -> Callable[[], None]:
@@ -86,17 +90,28 @@ def per_review(corpus: imdb.Corpus, reps: int, loop_reviews: int, dense_reviews:
 
     model = SentimentNet(corpus.vocab, config, {k: v.copy() for k, v in start.items()})
     implementations = {"graphgrad": (run_reviews(model.review_step(), reviews, targets32), len(reviews))}
-    for name, cls, n in (("numpy", NumpySentiment, len(reviews)), ("loop", LoopSentiment, loop_reviews),
-                         ("dense", DenseSentiment, dense_reviews)):
+    for name, cls, n in (("numpy", NumpySentiment, len(reviews)), ("lesson loop", LessonLoopSentiment, loop_reviews),
+                         ("loop, float32", LoopSentiment, loop_reviews), ("dense", DenseSentiment, dense_reviews)):
         reference = cls(start["W0"], start["W1"], lr=config.lr)
-        implementations[name] = (run_reviews(reference.step, reviews[:n], targets[:n]), n)
+        # the lesson's loop takes the Python lists of ids its pre-processing made
+        ids = [r.tolist() for r in reviews[:n]] if cls is LessonLoopSentiment else reviews[:n]
+        implementations[name] = (run_reviews(reference.step, ids, targets[:n]), n)
     timings = interleaved({name: body for name, (body, _) in implementations.items()}, reps, warmup=0,
                           desc="per-review")
     rates = {name: {kind: [n / s for s in timings[name][kind]["samples"]] for kind in ("wall", "cpu")}
              for name, (_, n) in implementations.items()}
+    # The machine's speed drifts over seconds: the graphgrad/numpy ratio, the tight goal, is also
+    # measured on short chunks timed back to back, as the median of each pair's ratio.
+    chunk = min(PAIR_CHUNK, len(reviews))
+    pair = interleaved({"graphgrad": run_reviews(model.review_step(), reviews[:chunk], targets32[:chunk]),
+                        "numpy": run_reviews(NumpySentiment(start["W0"], start["W1"], lr=config.lr).step,
+                                             reviews[:chunk], targets[:chunk])}, PAIR_REPS, desc="pairs")
+    paired = [n / g for g, n in zip(pair["graphgrad"]["cpu"]["samples"], pair["numpy"]["cpu"]["samples"])]
     return {"reviews": {name: n for name, (_, n) in implementations.items()}, "rates": rates,
             "median_rate": {name: statistics.median(r["cpu"]) for name, r in rates.items()},
             "median_wall_rate": {name: statistics.median(r["wall"]) for name, r in rates.items()},
+            "paired_numpy_ratio": {"median": statistics.median(paired), "min": min(paired), "max": max(paired),
+                                   "pairs": len(paired), "chunk": chunk},
             "test_accuracy_one_epoch": accuracy}
 
 
@@ -149,8 +164,8 @@ def memory(corpus: imdb.Corpus, reps: int, steps: int, factor: int = 10) -> dict
 def per_node(corpus: imdb.Corpus, reps: int, steps: int, calls: int = 2000) -> dict[str, Any]:
     """Where a compiled step's time goes: CPU time per call of the forward pass alone, of the
     step without and with the W0 update (interleaved), and of each node's ``perform`` called
-    ``calls`` times on a real review's values (nodes the generated code writes as a numpy
-    expression instead are marked: their ``perform`` is not what runs)."""
+    ``calls`` times on a real review's values (nodes the generated code writes as a numpy or
+    Python-float expression instead are marked: their ``perform`` is not what runs)."""
     model = SentimentNet(corpus.vocab, Config())
     step = model.review_step()
     ids, target = gg.ivector("ids"), gg.scalar("target")
@@ -172,7 +187,11 @@ def per_node(corpus: imdb.Corpus, reps: int, steps: int, calls: int = 2000) -> d
         start = time.process_time()
         for _ in range(calls):
             node.op.perform(*inputs)
-        inlined = node.op.py_expr(node, [f"x{i}" for i in range(len(node.inputs))])
+        names = [f"x{i}" for i in range(len(node.inputs))]
+        if f"v{k}_0 = " not in step.source and f"f{k} = " not in step.source:
+            inlined = "(not generated: only the write-back of gathered rows would read it)"
+        else:
+            inlined = float_expr(node, names) if runs_on_floats(node) else node.op.py_expr(node, names)
         nodes[f"{k}: {node.op.label()}({described})"] = {
             "perform_us": (time.process_time() - start) / calls * 1e6, "inlined_as": inlined}
     return {"nodes": nodes, "n_nodes": len(step.nodes), "source": step.source,
@@ -208,6 +227,10 @@ def report(results: dict[str, Any], png: Path | None) -> str:
               "repetitions; CPU-time rates, wall-clock next to them):".format(DEFAULT_LR, results["reps"]), "",
               markdown_table(["implementation", "reviews timed", "reviews/s (CPU)", "reviews/s (wall)",
                               "graphgrad is", "test acc. (1 epoch)"], rows), ""]
+    pair = reviews["paired_numpy_ratio"]
+    lines += [f"graphgrad against numpy timed back to back on the first {pair['chunk']:,} reviews, "
+              f"{pair['pairs']} pairs: graphgrad is **{pair['median']:.2f}x** numpy's speed (median of "
+              f"the pairs' ratios; {pair['min']:.2f}x to {pair['max']:.2f}x).", ""]
     if png:
         lines += [f"![per-review rates]({png.name})", ""]
     batch = results["mini_batch"]
@@ -225,9 +248,10 @@ def report(results: dict[str, Any], png: Path | None) -> str:
     lines += [f"Where one compiled step ({nodes['n_nodes']} nodes) spends its time, CPU us per call "
               "(median of interleaved repetitions):", "",
               markdown_table(["function", "us per call"], [[k, f"{v:.1f}"] for k, v in nodes["call_us"].items()]),
-              "", "Each node's `perform` alone; the generated code writes the marked ones as numpy "
-              "expressions instead, so their `perform` time is not what the step pays:", "",
-              markdown_table(["node (schedule position)", "perform us", "inlined as"],
+              "", "Each node's `perform` alone; the generated code writes the marked ones as numpy or "
+              "Python-float expressions instead (or leaves them out), so their `perform` time is not what "
+              "the step pays:", "",
+              markdown_table(["node (schedule position)", "perform us", "generated as"],
                              [[f"`{k}`", f"{v['perform_us']:.2f}", f"`{v['inlined_as']}`" if v["inlined_as"] else ""]
                               for k, v in nodes["nodes"].items()]), ""]
     return "\n".join(lines)

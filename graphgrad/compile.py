@@ -8,21 +8,19 @@ An update ``W <- W +- row_sparse`` is committed in place on the touched rows of 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
-
-import numpy as np
+from typing import Any, Callable, NoReturn, Sequence
 
 from .checks import (check_all_inputs_given, check_givens, check_inputs, check_updates, input_filter,
                      update_checker)
+from .codegen import generate, is_in_place
 from .graph import Apply, Constant, SharedVariable, Variable, clone_graph, leaves, toposort
 from .ops.basic import as_tensor
 from .ops.broadcast import BroadcastLike, SumTo
-from .ops.indexing import Subtensor, Take
-from .ops.reductions import sum_rows
+from .ops.indexing import Subtensor
 from .ops.shapes import ExpandDims, Reshape, ReshapeLike, Transpose
 from .printing import to_networkx
 from .rewrite import rewrite
-from .sparse import IncRows, RowGradient, RowSparse, SparseVariable, check_fits, rows_after
+from .sparse import RowGradient, SparseVariable, check_fits
 from .types import GraphgradError, IndexRangeError, InputTypeError, NonFiniteError, ShapeError, describe_value
 
 
@@ -42,18 +40,6 @@ class Mode:
 
 #: Modes by name; debug.py registers its own.
 MODES: dict[str, Callable[[], Mode]] = {"fast": Mode}
-
-
-def _fast_check(arg: str, var: Variable, k: int) -> str:
-    """The inline test that sends a call argument to its full filter when it is not already exact."""
-    tests = [f"{arg}.__class__ is not _ndarray", f"{arg}.dtype is not _dtype{k}", f"{arg}.ndim != {var.ndim}"]
-    tests += [f"{arg}.shape[{d}] != {n}" for d, n in enumerate(var.type.shape) if n is not None]
-    exact_scalar = f"{arg}.__class__ is not _scalar{k} and " if var.ndim == 0 else ""  # np.float32(1.0) is fine
-    return f"    if {exact_scalar}({' or '.join(tests)}):\n        {arg} = _filter{k}({arg})\n"
-
-
-#: Names the generated code (and every op's ``py_expr``) may use; debug.py evaluates expressions with them.
-GENERATED_GLOBALS: dict[str, Any] = {"_np": np, "_ndarray": np.ndarray, "_sum_rows": sum_rows, "_RowSparse": RowSparse}
 
 
 class Function:
@@ -81,125 +67,51 @@ class Function:
         n = len(self.user_outputs)
         self.outputs, self.update_values = rewritten[:n], rewritten[n:]
         # What is computed before the commit: an in-place update needs only its row-sparse operand.
-        self.computed = self.outputs + [v.owner.inputs[1] if _is_in_place(s, v) else v
+        self.computed = self.outputs + [v.owner.inputs[1] if is_in_place(s, v) else v
                                         for s, v in zip(self.shared_updated, self.update_values)]
         self.nodes = toposort(self.computed)
         # Results that may share memory with something that outlives the call are copied: a view
         # of a shared variable (an in-place commit would change it under the caller) or of a
         # constant (read-only), an output that is also committed as a dense update (writing into
         # it would change the parameter), and an update value viewing a caller's array.
-        committed = {_view_base(v) for s, v in zip(self.shared_updated, self.update_values) if not _is_in_place(s, v)}
-        self._copy_output = [_may_view(o) or _view_base(o) in committed for o in self.outputs]
-        self._copy_update = [_may_view(v, Variable) for v in self.update_values]
-        self.source, self._generated = self._generate()
+        committed = {_view_base(v) for s, v in zip(self.shared_updated, self.update_values) if not is_in_place(s, v)}
+        self.copy_output = [_may_view(o) or _view_base(o) in committed for o in self.outputs]
+        self.copy_update = [_may_view(v, Variable) for v in self.update_values]
+        # Values that neither outlive the call nor are held by a view or a row-sparse value: the
+        # generated code may compute in their place once every node has run.
+        escaping = committed | {_view_base(o) for o in self.outputs}
+        held = {v for n in self.nodes if isinstance(n.op, VIEW_OPS + (RowGradient,)) for v in n.inputs}
+        self.overwritable = {v for n in self.nodes for v in n.outputs} - escaping - held
         # fn.source always shows the fast code; modes from debug.py run the graph node by node.
-        interpreted = self.mode.per_node or type(self.mode) is not Mode
-        self._run = self._interpreted if interpreted else self._generated
-
-    # --- code generation -----------------------------------------------------------------------
-    def _generate(self) -> tuple[str, Callable]:
-        names: dict[Variable, str] = {}
-        namespace: dict[str, Any] = dict(GENERATED_GLOBALS)
-        args = [f"a{k}" for k in range(len(self.inputs))]
-        lines = [f"def compiled({', '.join(args)}):\n"]
-        for k, (var, arg) in enumerate(zip(self.inputs, args)):
-            names[var] = arg
-            namespace[f"_filter{k}"] = input_filter(var, k)
-            namespace[f"_dtype{k}"] = var.dtype
-            namespace[f"_scalar{k}"] = var.dtype.type
-            lines.append(_fast_check(arg, var, k))
-        for var in leaves(self.computed):
-            if var in names:
-                continue
-            if isinstance(var, SharedVariable):
-                names[var] = f"s{len(names)}"
-                namespace[f"_shared_{names[var]}"] = var
-                lines.append(f"    {names[var]} = _shared_{names[var]}._value\n")
-            elif isinstance(var, Constant):
-                names[var] = f"c{len(names)}"
-                namespace[names[var]] = var.data
-        for k, node in enumerate(self.nodes):
-            in_names = [names[v] for v in node.inputs]
-            out_names = [f"v{k}_{i}" for i in range(len(node.outputs))]
-            for var, out in zip(node.outputs, out_names):
-                names[var] = out
-            expr = node.op.py_expr(node, in_names)
-            if expr is None:
-                namespace[f"op{k}"] = node.op.perform
-                expr = f"op{k}({', '.join(in_names)})"
-            lines.append(f"    {', '.join(out_names)}{',' if len(out_names) > 1 else ''} = {expr}\n")
-        lines.extend(self._generate_commit(names, namespace))
-        source = "".join(lines)
-        exec(compile(source, f"<graphgrad function {self.name or ''}>", "exec"), namespace)  # noqa: S102
-        return source, namespace["compiled"]
-
-    def _generate_commit(self, names: dict[Variable, str], namespace: dict[str, Any]) -> list[str]:
-        """Lines that check updates, commit them, and return the outputs."""
-        lines, commits = [], []
-        gathers = {(n.inputs[0], n.inputs[1]): n.outputs[0] for n in self.nodes
-                   if isinstance(n.op, Take) and n.inputs[1].ndim == 1}  # a scalar id gathers a row, not rows
-        for k, (shared, value) in enumerate(zip(self.shared_updated, self.update_values)):
-            ref = f"_shared_u{k}"
-            namespace[ref] = shared
-            if _is_in_place(shared, value):
-                table, sparse = value.owner.inputs
-                namespace[f"_inc{k}"] = value.owner.op.apply_in_place
-                gathered = gathers.get((shared, _row_indices(sparse)))
-                if gathered is not None:
-                    # The function already gathered these rows: compute their new values now and
-                    # only write them back at the commit (unless an index repeats).
-                    namespace["_rows_after"] = rows_after
-                    sign = value.owner.op.sign
-                    lines.append(f"    r{k} = _rows_after({ref}._value, {names[gathered]}, {names[sparse]}, {sign})\n")
-                    commits.append(f"    if r{k} is None:\n        _inc{k}({ref}._value, {names[sparse]})\n"
-                                   f"    else:\n        {ref}._value[{names[sparse]}.indices] = r{k}\n")
-                else:
-                    namespace["_check_fits"] = check_fits
-                    lines.append(f"    _check_fits({ref}._value, {names[sparse]})\n")
-                    commits.append(f"    _inc{k}({ref}._value, {names[sparse]})\n")
-            else:
-                namespace[f"_check_update{k}"] = update_checker(shared)
-                namespace[f"_dtype_u{k}"] = shared.dtype
-                value_name = names[value]
-                fast = f"{value_name}.__class__ is _ndarray and {value_name}.dtype is _dtype_u{k}"
-                if None not in shared.type.shape:
-                    fast += f" and {value_name}.shape == {tuple(shared.type.shape)!r}"
-                lines.append(f"    u{k} = {value_name} if {fast} else _check_update{k}({value_name})\n")
-                if self._copy_update[k]:
-                    lines.append(f"    u{k} = u{k}.copy()\n")
-                commits.append(f"    {ref}._value = u{k}\n")
-        outs = [f"{names[o]}.copy()" if copy else names[o] for o, copy in zip(self.outputs, self._copy_output)]
-        lines.append(f"    outputs = {outs[0] if self.single_output else '[' + ', '.join(outs) + ']'}\n")
-        lines.extend(commits)
-        lines.append("    return outputs\n")
-        return lines
+        self.source, generated = generate(self)
+        if not self.mode.per_node and type(self.mode) is Mode:
+            # Python looks __call__ up on the class: a class of its own sends every call straight
+            # into the generated code, a microsecond less per call than a method forwarding to it.
+            self.__class__ = type(type(self).__name__, (type(self),), {"__call__": generated})
 
     # --- running ---------------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
         """Run the function on values for its inputs; returns the output(s) and commits updates."""
-        # The fast path is the generated code alone: every check that can be made once was made
-        # when compiling, and the rest happen only when something went wrong.
-        try:
-            return self._run(*args)
-        except Exception as error:  # noqa: BLE001 - re-raised as a clear error naming the input or node
-            self._check_arity(args)
-            if self._run is not self._generated:
-                raise
-            named = self._diagnose(args, error)
-            if named is error:
-                raise
-            raise named from error
+        # Only functions of the modes that run node by node get here (see __init__).
+        self._check_arity(args)
+        results = self._interpreted_call(args)
+        return results[0] if self.single_output else results
+
+    def _failed(self, args: Sequence[Any], error: Exception) -> NoReturn:
+        """Raise the clearest error for a failed call of the generated code: a wrong number of
+        arguments, or the node that failed, found by re-running the graph node by node. The fast
+        path pays nothing for this: every check that can be made once was made when compiling."""
+        self._check_arity(args)
+        named = self._diagnose(args, error)
+        if named is error:
+            raise error
+        raise named from error
 
     def _check_arity(self, args: Sequence[Any]) -> None:
         if len(args) != len(self.inputs):
             names = ", ".join(v.label() for v in self.inputs)
             raise InputTypeError(f"function{' ' + self.name if self.name else ''} takes "
                                  f"{len(self.inputs)} inputs ({names}), got {len(args)}") from None
-
-    def _interpreted(self, *args: Any) -> Any:
-        self._check_arity(args)
-        results = self._interpreted_call(args)
-        return results[0] if self.single_output else results
 
     def evaluate(self, args: Sequence[Any], on_node: Callable | None = None,
                  outputs: Sequence[Variable] | None = None) -> dict[Variable, Any]:
@@ -241,15 +153,15 @@ class Function:
         results = [values[o] for o in self.outputs]
         updates = [values[v] for v in self.computed[len(self.outputs):]]
         checked = []
-        for shared, value, new, copy in zip(self.shared_updated, self.update_values, updates, self._copy_update):
-            if _is_in_place(shared, value):
+        for shared, value, new, copy in zip(self.shared_updated, self.update_values, updates, self.copy_update):
+            if is_in_place(shared, value):
                 check_fits(shared._value, new)
                 checked.append(None)
             else:
                 new = update_checker(shared)(new)
                 checked.append(new.copy() if copy else new)
         self.mode.after_call(self, args, results, updates)
-        results = [r.copy() if copy else r for r, copy in zip(results, self._copy_output)]
+        results = [r.copy() if copy else r for r, copy in zip(results, self.copy_output)]
         for shared, value, new in zip(self.shared_updated, self.update_values, checked):
             if new is None:
                 value.owner.op.apply_in_place(shared._value, values[value.owner.inputs[1]])
@@ -291,16 +203,6 @@ def _resolve_mode(mode: str | Mode | None) -> Mode:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; known: {sorted(MODES)} (import graphgrad to register all)")
     return MODES[mode]()
-
-
-def _row_indices(sparse: Variable) -> Variable | None:
-    """The index variable of a row-sparse value made by one row gradient, else None."""
-    return sparse.owner.inputs[1] if sparse.owner is not None and isinstance(sparse.owner.op, RowGradient) else None
-
-
-def _is_in_place(shared: SharedVariable, value: Variable) -> bool:
-    """The update rewrite is a type test: ``W +- row_sparse`` on ``W`` itself is done in place."""
-    return value.owner is not None and isinstance(value.owner.op, IncRows) and value.owner.inputs[0] is shared
 
 
 #: Ops whose output may be a view of their first input.

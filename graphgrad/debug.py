@@ -16,10 +16,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import rewrite
-from .compile import GENERATED_GLOBALS, MODES, Function, Mode
+from .codegen import GENERATED_GLOBALS
+from .compile import MODES, Function, Mode
 from .graph import Apply, Variable
 from .ops.elemwise import Sigmoid
 from .rewrite import stabilize_log_losses
+from .floats import float_expr, runs_on_floats
 from .sparse import RowSparse
 from .types import GraphgradError, NonFiniteError, TensorType, describe_value, format_shape
 
@@ -108,11 +110,23 @@ class DebugMode(Mode):
         """Check the node's outputs against their static types and against the node's generated code."""
         self.check_types(node, outputs)
         names = [f"a{k}" for k in range(len(inputs))]
-        expression = node.op.py_expr(node, names)
+        on_floats = runs_on_floats(node)
+        if on_floats:
+            expression = float_expr(node, names)
+            values = [float(np.asarray(x).reshape(-1)[0]) for x in inputs]
+        else:
+            expression, values = node.op.py_expr(node, names), inputs
         if expression is None:
             return
-        with np.errstate(all="ignore"):
-            generated = eval(expression, dict(GENERATED_GLOBALS), dict(zip(names, inputs)))  # noqa: S307
+        try:
+            with np.errstate(all="ignore"):
+                generated = eval(expression, dict(GENERATED_GLOBALS), dict(zip(names, values)))  # noqa: S307
+        except (ArithmeticError, ValueError):
+            if on_floats:
+                return  # the generated code falls back to perform where a Python-float rule raises
+            raise
+        if on_floats:
+            generated = np.full(node.outputs[0].type.shape, generated, node.outputs[0].dtype)
         problem = type_problem(node.outputs[0], generated) or \
             disagreement(outputs[0], generated, self.rtol, self.atol)
         if problem:

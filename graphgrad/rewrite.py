@@ -10,8 +10,10 @@ import numpy as np
 
 from .graph import Apply, Constant, Variable, clone_graph, toposort
 from .ops.broadcast import BroadcastLike, SumTo
+from .ops.shapes import ExpandDims, Reshape, Transpose, reshape
 from .ops.elemwise import Add, Cast, Log, Mul, Neg, Sigmoid, SigmoidGrad, Softplus, Sub, TrueDiv
 from .ops.indexing import Take
+from .ops.linalg import Dot, dot
 from .ops.nnet import (BinaryCrossentropy, BinaryCrossentropyGrad, CategoricalCrossentropy,
                        CategoricalCrossentropyGrad, LogSoftmax, SigmoidBinaryCrossentropy,
                        Softmax, SoftmaxCrossentropy, SoftmaxCrossentropyGrad,
@@ -201,6 +203,66 @@ def scale_row_gradients(outputs: Sequence[Variable]) -> list[Variable]:
     return clone_graph(outputs, rebuild=rebuild)
 
 
+def outer_products(outputs: Sequence[Variable]) -> list[Variable]:
+    """A ``dot`` whose inner dimension is statically 1 is an outer product: ``a * b`` with that
+    dimension dropped from a vector operand's partner. As an elementwise product its size-one
+    operand can be a Python float in the generated code, and no BLAS call is made for it."""
+    def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
+        if isinstance(node.op, Dot) and inputs[0].type.shape[-1] == 1 and (inputs[0].ndim, inputs[1].ndim) != (1, 1):
+            a, b = inputs
+            product = (reshape(a, (-1,)) if b.ndim == 1 else a) * (reshape(b, (-1,)) if a.ndim == 1 else b)
+            if product.type == node.outputs[0].type:
+                return [product]
+        return _same_op(node, inputs)
+
+    return clone_graph(outputs, rebuild=rebuild)
+
+
+def _size_one(var: Variable) -> bool:
+    shape = getattr(var.type, "shape", None)
+    return shape is not None and all(d == 1 for d in shape)
+
+
+def _with_factor(x: Variable, s: Variable) -> Variable | None:
+    """``x * s`` for a size-one ``s``, multiplied into a size-one factor of the product (or dot)
+    that makes ``x``, looking through shape-only ops; None when ``x`` has no such factor."""
+    reshapes = []
+    while isinstance(_owner_op(x), ExpandDims | Transpose | Reshape) and s.ndim == 0:
+        reshapes.append(x.owner.op)
+        x = x.owner.inputs[0]
+    if isinstance(_owner_op(x), Mul | Dot):
+        a, b = x.owner.inputs
+        for k, factor in ((1, b), (0, a)):
+            if _size_one(factor) and not _size_one(x.owner.inputs[1 - k]):
+                scaled = factor * s
+                if scaled.type.shape != factor.type.shape:
+                    continue  # a factor of larger rank would change the product's shape
+                operands = [a, scaled] if k == 1 else [scaled, b]
+                x = dot(*operands) if isinstance(x.owner.op, Dot) else operands[0] * operands[1]
+                for op in reversed(reshapes):
+                    x = op(x)
+                return x
+    return None
+
+
+def gather_scalar_factors(outputs: Sequence[Variable]) -> list[Variable]:
+    """``(y * t) * s`` becomes ``y * (t * s)`` and ``dot(A, t) * s`` becomes ``dot(A, t * s)`` when
+    ``t`` and ``s`` have one element (also through expand_dims, transpose and reshape): the large
+    array is multiplied once instead of twice, and the size-one factors (a learning rate and an
+    output's error) meet, where merging shares them between gradients and the generated code
+    computes them on Python floats."""
+    def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
+        if isinstance(node.op, Mul):
+            for x, s in (inputs, inputs[::-1]):
+                if _size_one(s) and not _size_one(x):
+                    gathered = _with_factor(x, s)
+                    if gathered is not None and gathered.type == node.outputs[0].type:
+                        return [gathered]
+        return _same_op(node, inputs)
+
+    return clone_graph(outputs, rebuild=rebuild)
+
+
 def skip_checked_indices(outputs: Sequence[Variable]) -> list[Variable]:
     """Row gradients need not re-check their indices when a ``take`` of the same table and indices
     runs in the same function: its gather has already rejected any bad index."""
@@ -222,9 +284,11 @@ REWRITES: list[tuple[str, Rewrite]] = [
     ("fold_constants", fold_constants),
     ("stabilize_log_losses", stabilize_log_losses),
     ("drop_identities", drop_identities),
-    ("merge_again", merge),
     ("compact_row_gradients", compact_row_gradients),
     ("scale_row_gradients", scale_row_gradients),
+    ("outer_products", outer_products),
+    ("gather_scalar_factors", gather_scalar_factors),
+    ("merge_again", merge),
     ("skip_checked_indices", skip_checked_indices),
 ]
 

@@ -82,20 +82,6 @@ def scatter_add(table: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> Non
         np.add.at(table, indices, rows)
 
 
-def rows_after(table: np.ndarray, gathered: np.ndarray, s: RowSparse, sign: int) -> np.ndarray | None:
-    """The new values of the rows of ``s`` in ``table`` (computed before any commit), given
-    ``gathered = table[s.indices]``; None when an index repeats, so the commit must accumulate.
-
-    Writing these rows back (``table[ix] = rows``) costs a third of ``table[ix] -= rows``, which
-    gathers the rows again. The result is a new array: ``gathered`` may still be read by another
-    update or output (e.g. as the rows of another row gradient).
-    """
-    check_fits(table, s)
-    if strictly_increasing(s.indices):
-        return gathered + s.rows if sign > 0 else gathered - s.rows
-    return None
-
-
 def check_fits(table: np.ndarray, s: RowSparse) -> None:
     """Raise ShapeError unless ``s`` can be added into ``table``: checked before any in-place commit."""
     rows = s.rows.shape

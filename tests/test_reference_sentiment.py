@@ -13,6 +13,7 @@ import pytest
 
 from benchmarks.reference_sentiment import (
     DenseSentiment,
+    LessonLoopSentiment,
     LoopSentiment,
     NumpySentiment,
     NumpySentimentBatch,
@@ -20,7 +21,7 @@ from benchmarks.reference_sentiment import (
     pack_batch,
 )
 
-SINGLE_REVIEW = [NumpySentiment, LoopSentiment, DenseSentiment]
+SINGLE_REVIEW = [NumpySentiment, LoopSentiment, LessonLoopSentiment, DenseSentiment]
 NumericGrad = Callable[[Callable[[], float], np.ndarray], np.ndarray]
 
 
@@ -80,7 +81,7 @@ def test_sentiment_batch_step_follows_the_gradient_of_the_mean_loss(numeric_grad
 def test_sentiment_implementations_agree_after_one_float32_step(t):
     rng, W0, W1 = sentiment_setup(seed=3, vocab=50, hidden=5, dtype=np.float32)
     ix = rng.choice(50, 12, replace=False).astype(np.int32)
-    nets = [implementation(W0, W1, 0.1) for implementation in SINGLE_REVIEW]
+    nets = [implementation(W0, W1, 0.1, dtype=np.float32) for implementation in SINGLE_REVIEW]
     batch = NumpySentimentBatch(W0, W1, 0.1)
     p = [net.predict(ix) for net in nets] + [float(batch.predict(ix, np.array([0]))[0])]
     losses = [net.step(ix, t) for net in nets]

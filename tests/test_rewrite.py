@@ -8,7 +8,8 @@ import pytest
 import graphgrad as gg
 from graphgrad.ops.broadcast import BroadcastLike
 from graphgrad.ops.elemwise import Cast
-from graphgrad.rewrite import (REWRITES, compact_row_gradients, scale_row_gradients, drop_identities, fold_constants, merge,
+from graphgrad.rewrite import (REWRITES, compact_row_gradients, drop_identities, fold_constants, gather_scalar_factors, merge,
+                               outer_products, scale_row_gradients,
                                rewrite, skip_checked_indices, stabilize_log_losses)
 
 RNG = np.random.default_rng(9)
@@ -205,3 +206,50 @@ def test_scale_row_gradients_structure_and_values() -> None:
         W.set_value(start)
     np.testing.assert_allclose(deltas[0], deltas[1], rtol=1e-12)
     assert np.count_nonzero(np.abs(deltas[0]).sum(axis=1)) == 2
+
+
+def _big_multiplies(outputs: list[gg.Variable]) -> int:
+    """Multiplications whose output has more than one element (or an unknown size)."""
+    return sum(1 for n in gg.toposort(outputs) if n.op.label() == "multiply"
+               and not all(d == 1 for d in n.outputs[0].type.shape))
+
+
+def test_outer_products_structure_and_values() -> None:
+    a, b, v = gg.matrix("a", "float64"), gg.vector("b", "float64"), gg.vector("v", "float64")
+    col = gg.shared(RNG.standard_normal((5, 1)), name="col")
+    row = gg.shared(RNG.standard_normal((1, 4)), name="row")
+    one = gg.shared(RNG.standard_normal(1), name="one")
+    outputs = [gg.dot(col, one), gg.dot(col, row), gg.dot(one, row), gg.dot(a, b), gg.dot(one, one)]
+    rewritten = outer_products(outputs)
+    assert [o.owner.op.label() for o in rewritten] == ["multiply", "multiply", "multiply", "dot", "dot"]
+    assert [o.type for o in rewritten] == [o.type for o in outputs]
+    same_values([a, b], outputs, "outer_products", [RNG.standard_normal((2, 3)), RNG.standard_normal(3)])
+
+
+def test_gather_scalar_factors_structure_and_values() -> None:
+    # The per-review step's gradients: lr * (h[:, None] * err) and lr * expand_dims(dot(W1, err)).
+    h, err = gg.vector("h", "float64"), gg.tensor("err", "float64", (1,))
+    W1 = gg.shared(RNG.standard_normal((6, 1)), name="W1")
+    lr = gg.shared(np.float64(0.1), name="lr")
+    wide, deep = lr * (gg.expand_dims(h, 1) * err), gg.expand_dims(gg.dot(W1, err), 0) * lr
+    assert _big_multiplies([wide, deep]) == 3
+    gathered = gather_scalar_factors([wide, deep])
+    assert _big_multiplies(gathered) == 1       # h * (err * lr); the dot takes err * lr
+    assert [o.type for o in gathered] == [o.type for o in [wide, deep]]
+    merged = merge(gathered)
+    small = [n for n in gg.toposort(merged) if n.op.label() == "multiply" and n.outputs[0].type.shape == (1,)]
+    assert len(small) == 1                      # one err * lr, shared by both gradients
+    args = [RNG.standard_normal(3), RNG.standard_normal(1)]
+    err_value = args[1]
+    with_it = same_values([h, err], [wide, deep], "gather_scalar_factors", args)
+    np.testing.assert_allclose(with_it[1], 0.1 * (W1.get_value() @ err_value)[None, :], rtol=1e-12)
+
+
+def test_gather_scalar_factors_keeps_shapes_and_dtypes() -> None:
+    # A float64 factor on a float32 product, and a size-one factor of higher rank: left alone when
+    # moving it would change the result's type.
+    y, t = gg.vector("y", "float32"), gg.tensor("t", "float32", (1,))
+    s64, s2 = gg.scalar("s64", "float64"), gg.tensor("s2", "float32", (1, 1))
+    for out in [(y * t) * s64, (y * t) * s2]:
+        (rewritten,) = gather_scalar_factors([out])
+        assert rewritten.type == out.type

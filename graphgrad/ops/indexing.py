@@ -56,8 +56,12 @@ class Take(Op):
             check_indices(np.asarray(indices), len(x))  # names a negative id as given, not its unsigned view
             raise
 
-    def py_expr(self, node: Apply, args: Sequence[str]) -> str:
+    def py_expr(self, node: Apply, args: Sequence[str], nonnegative: bool = False) -> str | None:
+        """The gather as a numpy expression; ``nonnegative``: the generated code has checked that
+        no (signed) index is negative, so they need no unsigned view."""
         dtype = node.inputs[1].dtype
+        if nonnegative:
+            return f"{args[0]}.take({args[1]}, axis=0)"
         if dtype.itemsize == 8:
             return None  # perform checks 64-bit ids for negatives
         view = f".view(_np.{UNSIGNED[dtype]})" if dtype in UNSIGNED else ""
