@@ -44,11 +44,12 @@ from models.sentiment import DEFAULT_LR, Config, SentimentNet, initial_weights, 
 from models.vocab import Vocabulary  # noqa: E402
 
 Step = Callable[..., Any]
-PAIR_CHUNK, PAIR_REPS = 5000, 30  # reviews per back-to-back graphgrad/numpy pair, and pairs
+#: Reviews per timed call of each implementation: about a tenth of a second each.
+CHUNKS = {"graphgrad": 2500, "numpy": 2500, "lesson loop": 100, "loop, float32": 150, "dense": 20}
 
 
-def run_reviews(step: Step, reviews: Sequence[np.ndarray], targets: Sequence[Any]) -> Callable[[], None]:
-    """A timing body: one step per review."""
+def run_reviews(step: Step, reviews: Sequence[Any], targets: Sequence[Any]) -> Callable[[], None]:
+    """A timing body: one step per review (its ids, or its number for a step holding the reviews)."""
     def body() -> None:
         for ids, target in zip(reviews, targets):
             step(ids, target)
@@ -69,12 +70,30 @@ def numpy_accuracy(model: NumpySentiment, reviews: Sequence[np.ndarray], labels:
     return float(np.mean((p > 0.5) == (labels > 0.5)))
 
 
-def per_review(corpus: imdb.Corpus, reps: int, loop_reviews: int, dense_reviews: int) -> dict[str, Any]:
+def cycling(step: Step, items: Sequence[Any], targets: Sequence[Any], chunk: int) -> Callable[[], None]:
+    """A timing body that steps on the next ``chunk`` reviews at each call, around the epoch."""
+    position = 0
+
+    def body() -> None:
+        nonlocal position
+        first, position = position, (position + chunk) % len(items)
+        for ids, target in zip(items[first:first + chunk], targets[first:first + chunk]):
+            step(ids, target)
+    return body
+
+
+def per_review(corpus: imdb.Corpus, reps: int, chunks: dict[str, int]) -> dict[str, Any]:
     """Reviews/s of each per-review implementation, and the test accuracy after one epoch of
-    graphgrad and of NumpySentiment from the same weights in the same order."""
+    graphgrad and of NumpySentiment from the same weights in the same order.
+
+    The machine's speed drifts over seconds, so each repetition runs every implementation on its
+    next ``chunks[name]`` reviews (a tenth of a second or so) in turn, and each implementation's
+    speed relative to graphgrad is the median over repetitions of the ratio within a repetition.
+    """
     config = Config()
     order = review_order(corpus.train.labels, config.order, np.random.default_rng(config.seed))
     reviews = [corpus.train.review(i) for i in order]
+    numbers = [np.int32(i) for i in order]  # graphgrad's step holds the training set (see review_step)
     targets32 = [np.float32(corpus.train.labels[i]) for i in order]
     targets = [float(t) for t in targets32]
     test_reviews = [corpus.test.review(i) for i in range(len(corpus.test))]
@@ -82,36 +101,34 @@ def per_review(corpus: imdb.Corpus, reps: int, loop_reviews: int, dense_reviews:
 
     accuracy = {}
     model = SentimentNet(corpus.vocab, config, {k: v.copy() for k, v in start.items()})
-    run_reviews(model.review_step(), reviews, targets32)()
+    cycling(model.review_step(corpus.train), numbers, targets32, len(numbers))()
     accuracy["graphgrad"] = model.evaluate(corpus.test, progress=False)[0]
     reference = NumpySentiment(start["W0"], start["W1"], lr=config.lr)
-    run_reviews(reference.step, reviews, targets)()
+    cycling(reference.step, reviews, targets, len(reviews))()
     accuracy["numpy"] = numpy_accuracy(reference, test_reviews, corpus.test.labels)
 
     model = SentimentNet(corpus.vocab, config, {k: v.copy() for k, v in start.items()})
-    implementations = {"graphgrad": (run_reviews(model.review_step(), reviews, targets32), len(reviews))}
-    for name, cls, n in (("numpy", NumpySentiment, len(reviews)), ("lesson loop", LessonLoopSentiment, loop_reviews),
-                         ("loop, float32", LoopSentiment, loop_reviews), ("dense", DenseSentiment, dense_reviews)):
+    bodies = {"graphgrad": cycling(model.review_step(corpus.train), numbers, targets32, chunks["graphgrad"]),
+              "graphgrad, ids per call": cycling(model.review_step(), reviews, targets32, chunks["graphgrad"])}
+    for name, cls in (("numpy", NumpySentiment), ("lesson loop", LessonLoopSentiment), ("loop, float32", LoopSentiment),
+                      ("dense", DenseSentiment)):
         reference = cls(start["W0"], start["W1"], lr=config.lr)
         # the lesson's loop takes the Python lists of ids its pre-processing made
-        ids = [r.tolist() for r in reviews[:n]] if cls is LessonLoopSentiment else reviews[:n]
-        implementations[name] = (run_reviews(reference.step, ids, targets[:n]), n)
-    timings = interleaved({name: body for name, (body, _) in implementations.items()}, reps, warmup=0,
-                          desc="per-review")
-    rates = {name: {kind: [n / s for s in timings[name][kind]["samples"]] for kind in ("wall", "cpu")}
-             for name, (_, n) in implementations.items()}
-    # The machine's speed drifts over seconds: the graphgrad/numpy ratio, the tight goal, is also
-    # measured on short chunks timed back to back, as the median of each pair's ratio.
-    chunk = min(PAIR_CHUNK, len(reviews))
-    pair = interleaved({"graphgrad": run_reviews(model.review_step(), reviews[:chunk], targets32[:chunk]),
-                        "numpy": run_reviews(NumpySentiment(start["W0"], start["W1"], lr=config.lr).step,
-                                             reviews[:chunk], targets[:chunk])}, PAIR_REPS, desc="pairs")
-    paired = [n / g for g, n in zip(pair["graphgrad"]["cpu"]["samples"], pair["numpy"]["cpu"]["samples"])]
-    return {"reviews": {name: n for name, (_, n) in implementations.items()}, "rates": rates,
+        ids = [r.tolist() for r in reviews] if cls is LessonLoopSentiment else reviews
+        bodies[name] = cycling(reference.step, ids, targets, chunks[name])
+    # The dense version's vocabulary-sized products run on every core, and OpenBLAS's threads then
+    # spin for a while: timed in the same rotation, that CPU time would fall on whoever runs next.
+    timings = {**interleaved({k: v for k, v in bodies.items() if k != "dense"}, reps, desc="per-review"),
+               **interleaved({"dense": bodies["dense"]}, max(reps // 4, 1), desc="dense")}
+    sizes = {name: chunks[name.split(",")[0] if name.startswith("graphgrad") else name] for name in bodies}
+    rates = {name: {kind: [sizes[name] / s for s in timings[name][kind]["samples"]] for kind in ("wall", "cpu")}
+             for name in bodies}
+    relative = {name: statistics.median(g / x for g, x in zip(rates["graphgrad"]["cpu"], rates[name]["cpu"]))
+                for name in bodies if name != "dense"}
+    relative["dense"] = statistics.median(rates["graphgrad"]["cpu"]) / statistics.median(rates["dense"]["cpu"])
+    return {"chunks": sizes, "rates": rates, "graphgrad_is": relative,
             "median_rate": {name: statistics.median(r["cpu"]) for name, r in rates.items()},
             "median_wall_rate": {name: statistics.median(r["wall"]) for name, r in rates.items()},
-            "paired_numpy_ratio": {"median": statistics.median(paired), "min": min(paired), "max": max(paired),
-                                   "pairs": len(paired), "chunk": chunk},
             "test_accuracy_one_epoch": accuracy}
 
 
@@ -137,7 +154,7 @@ def mini_batches(corpus: imdb.Corpus, reps: int, sizes: Sequence[int]) -> dict[s
 def memory(corpus: imdb.Corpus, reps: int, steps: int, factor: int = 10) -> dict[str, Any]:
     """Step time and extra memory of a graphgrad step with W0 as it is and ``factor`` times taller."""
     config = Config()
-    reviews = [corpus.train.review(i) for i in range(steps)]
+    numbers = [np.int32(i) for i in range(steps)]
     targets = [np.float32(t) for t in corpus.train.labels[:steps]]
     models = {}
     for scale in (1, factor):
@@ -145,12 +162,12 @@ def memory(corpus: imdb.Corpus, reps: int, steps: int, factor: int = 10) -> dict
         # extra rows no review uses: the words are placeholders, only the table size matters
         vocab = Vocabulary([f"w{i}" for i in range(size)], np.ones(size, dtype=np.int64))
         models[f"W0 x{scale}"] = SentimentNet(vocab, config)
-    steps_of = {name: model.review_step() for name, model in models.items()}
-    timings = interleaved({name: run_reviews(step, reviews, targets) for name, step in steps_of.items()},
+    steps_of = {name: model.review_step(corpus.train) for name, model in models.items()}
+    timings = interleaved({name: run_reviews(step, numbers, targets) for name, step in steps_of.items()},
                           reps, desc="memory")
     result = {}
     for name, step in steps_of.items():
-        body = run_reviews(step, reviews, targets)
+        body = run_reviews(step, numbers, targets)
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         body()
@@ -167,19 +184,20 @@ def per_node(corpus: imdb.Corpus, reps: int, steps: int, calls: int = 2000) -> d
     ``calls`` times on a real review's values (nodes the generated code writes as a numpy or
     Python-float expression instead are marked: their ``perform`` is not what runs)."""
     model = SentimentNet(corpus.vocab, Config())
-    step = model.review_step()
-    ids, target = gg.ivector("ids"), gg.scalar("target")
+    step = model.review_step(corpus.train)
+    review, target = gg.iscalar("review"), gg.scalar("target")
+    ids = gg.bag(gg.as_tensor(corpus.train.ids), gg.as_tensor(corpus.train.offsets), review)
     p = gg.sigmoid(gg.dot(gg.take(model.W0, ids).sum(axis=0), model.W1))
     g_W0, g_W1 = gg.grad(gg.binary_crossentropy(p, target).sum(), [model.W0, model.W1])
-    variants = {"forward only": gg.function([ids, target], p),
-                "step without the W0 update": gg.function([ids, target], p,
+    variants = {"forward only": gg.function([review, target], p),
+                "step without the W0 update": gg.function([review, target], p,
                                                           updates=[(model.W1, model.W1 - model.lr * g_W1)]),
                 "full step": step}
-    reviews = [corpus.train.review(i) for i in range(steps)]
+    numbers = [np.int32(i) for i in range(steps)]
     targets = [np.float32(t) for t in corpus.train.labels[:steps]]
-    timings = interleaved({name: run_reviews(fn, reviews, targets) for name, fn in variants.items()}, reps,
+    timings = interleaved({name: run_reviews(fn, numbers, targets) for name, fn in variants.items()}, reps,
                           desc="per node")
-    values = step.evaluate([reviews[0], targets[0]])
+    values = step.evaluate([numbers[0], targets[0]])
     nodes = {}
     for k, node in enumerate(step.nodes):
         inputs = [values[v] for v in node.inputs]
@@ -202,7 +220,8 @@ def plot(rates: dict[str, float], path: Path) -> None:
     """Bar chart of per-review training rates (log scale)."""
     figure, axes = plt.subplots(figsize=(6, 3))
     names = list(rates)
-    axes.barh(names, [rates[n] for n in names], color=["tab:green"] + ["tab:gray"] * (len(names) - 1))
+    axes.barh(names, [rates[n] for n in names], color=["tab:green" if n.startswith("graphgrad") else "tab:gray"
+                                                        for n in names])
     axes.set_xscale("log")
     axes.set_xlim(right=4 * max(rates.values()))  # room for the labels
     axes.set_xlabel("training reviews / s (CPU time, median)")
@@ -219,18 +238,17 @@ def report(results: dict[str, Any], png: Path | None) -> str:
     reviews, rates = results["per_review"], results["per_review"]["median_rate"]
     walls = results["per_review"]["median_wall_rate"]
     lines = [f"Command: `{results['command']}`", "", f"Machine: {machine_line(results['machine'])}", ""]
-    rows = [[name, f"{reviews['reviews'][name]:,}", f"{rates[name]:,.0f}", f"{walls[name]:,.0f}",
-             f"{rates['graphgrad'] / rates[name]:.2f}x",
+    rows = [[name, f"{reviews['chunks'][name]:,}", f"{rates[name]:,.0f}", f"{walls[name]:,.0f}",
+             f"{reviews['graphgrad_is'][name]:.2f}x",
              f"{reviews['test_accuracy_one_epoch'][name]:.2%}" if name in reviews['test_accuracy_one_epoch'] else ""]
             for name in rates]
-    lines += ["Per-review SGD (hidden 10, lr {:g}, one epoch order, median over {} interleaved "
-              "repetitions; CPU-time rates, wall-clock next to them):".format(DEFAULT_LR, results["reps"]), "",
-              markdown_table(["implementation", "reviews timed", "reviews/s (CPU)", "reviews/s (wall)",
+    lines += ["Per-review SGD (hidden 10, lr {:g}, the epoch's review order). Each of {} repetitions runs every "
+              "implementation on its next chunk of reviews in turn; rates are medians over repetitions "
+              "(CPU time; wall-clock next to them), and graphgrad's speed relative to each is the median of "
+              "the ratios within a repetition (the dense version, timed apart, by the ratio of medians):"
+              .format(DEFAULT_LR, results["reps"]), "",
+              markdown_table(["implementation", "reviews per chunk", "reviews/s (CPU)", "reviews/s (wall)",
                               "graphgrad is", "test acc. (1 epoch)"], rows), ""]
-    pair = reviews["paired_numpy_ratio"]
-    lines += [f"graphgrad against numpy timed back to back on the first {pair['chunk']:,} reviews, "
-              f"{pair['pairs']} pairs: graphgrad is **{pair['median']:.2f}x** numpy's speed (median of "
-              f"the pairs' ratios; {pair['min']:.2f}x to {pair['max']:.2f}x).", ""]
     if png:
         lines += [f"![per-review rates]({png.name})", ""]
     batch = results["mini_batch"]
@@ -262,9 +280,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="IMDB tarball/folder (default: $GRAPHGRAD_DATA, cache, download)")
     parser.add_argument("--cache-dir", help="corpus cache folder")
-    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
-    parser.add_argument("--loop-reviews", type=int, default=2000, help="reviews timed for the loop version")
-    parser.add_argument("--dense-reviews", type=int, default=200, help="reviews timed for the dense version")
+    parser.add_argument("--reps", type=int, default=40, help="interleaved repetitions of the per-review chunks")
+    parser.add_argument("--epoch-reps", type=int, default=3, help="interleaved repetitions of whole epochs "
+                        "(mini-batches, memory, per node)")
+    parser.add_argument("--chunk-scale", type=float, default=1.0, help="multiply every per-review chunk")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512])
     parser.add_argument("--json", type=Path, help="write every figure to this JSON file")
     parser.add_argument("--report", type=Path, help="put the Markdown section into this file")
@@ -274,10 +293,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                "reps": args.reps}
     corpus = imdb.load(args.data, cache_dir=args.cache_dir)
     results["n_train"], results["vocab_size"] = len(corpus.train), len(corpus.vocab)
-    results["per_review"] = per_review(corpus, args.reps, args.loop_reviews, args.dense_reviews)
-    results["mini_batch"] = mini_batches(corpus, args.reps, args.batch_sizes)
-    results["memory"] = memory(corpus, args.reps, steps=5000)
-    results["per_node"] = per_node(corpus, args.reps, steps=5000)
+    chunks = {name: max(1, round(n * args.chunk_scale)) for name, n in CHUNKS.items()}
+    results["per_review"] = per_review(corpus, args.reps, chunks)
+    results["mini_batch"] = mini_batches(corpus, args.epoch_reps, args.batch_sizes)
+    results["memory"] = memory(corpus, args.epoch_reps, steps=5000)
+    results["per_node"] = per_node(corpus, args.epoch_reps, steps=5000)
     png = args.plot or (args.report.parent / "sentiment_speed.png" if args.report else None)
     if png:
         plot(results["per_review"]["median_rate"], png)

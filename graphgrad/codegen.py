@@ -12,6 +12,7 @@ it adds the rows with ``ufunc.at`` instead, so repeated ids accumulate.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from .checks import input_filter, update_checker
 from .graph import Apply, Constant, SharedVariable, Variable, leaves
-from .ops.indexing import Take
+from .ops.indexing import Take, increasing_indices
 from .ops.shapes import ExpandDims
 from .ops.reductions import sum_rows
 from .floats import (MAY_RAISE, SCALAR_GLOBALS, accepts_float, constant_float, float_expr, runs_on_floats,
@@ -44,12 +45,24 @@ class _Source:
     """The lines and namespace of the function being generated, and the names of its values: an
     array form and, for size-one float values, a Python-float form, each made on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, nodes: list[Apply], reusable: set[Variable]) -> None:
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = dict(GENERATED_GLOBALS)
         self.arrays: dict[Variable, str] = {}
         self.floats: dict[Variable, str] = {}
         self.dtypes: dict[np.dtype, str] = {}
+        # Arrays whose last reader has run and that nothing outside the call holds: a float
+        # becoming an array of the same type is written into one instead of a new array.
+        self.reads_left = Counter(v for node in nodes for v in node.inputs)
+        self.reusable = reusable
+        self.spare: list[Variable] = []
+
+    def done(self, node: Apply) -> None:
+        """Note that ``node`` has been emitted: operands it read last become spare arrays."""
+        for var in node.inputs:
+            self.reads_left[var] -= 1
+            if not self.reads_left[var] and var in self.reusable and var in self.arrays:
+                self.spare.append(var)
 
     def emit(self, line: str, indent: int = 1) -> None:
         self.lines.append("    " * indent + line + "\n")
@@ -62,9 +75,16 @@ class _Source:
 
     def array(self, var: Variable) -> str:
         if var not in self.arrays:
-            self.arrays[var] = f"{self.floats[var]}_array"
-            for line in to_array(self.floats[var], var, self.dtype(var.dtype)):
-                self.emit(line)
+            spare = next((v for v in self.spare if v.type == var.type and var.ndim and None not in var.type.shape),
+                         None)  # 0-d results of numpy are immutable scalars
+            if spare is not None:
+                self.spare.remove(spare)
+                self.arrays[var] = self.arrays[spare]
+                self.emit(f"{self.arrays[var]}[{', '.join(['0'] * var.ndim) or '()'}] = {self.floats[var]}")
+            else:
+                self.arrays[var] = f"{self.floats[var]}_array"
+                for line in to_array(self.floats[var], var, self.dtype(var.dtype)):
+                    self.emit(line)
         return self.arrays[var]
 
     def float(self, var: Variable) -> str:
@@ -108,11 +128,6 @@ class _WriteBack:
     def subtrahend(self) -> Variable:
         return self.rows if self.row is None else self.row
 
-    @property
-    def checked_at_gather(self) -> bool:
-        """Signed indices are checked before the gather, which then needs no unsigned view."""
-        return self.indices.dtype.kind == "i"
-
 
 def _write_backs(fn: "Function") -> dict[int, _WriteBack]:
     """The in-place updates, by position, whose new rows are written back over gathered ones."""
@@ -153,15 +168,12 @@ def _rows_fit(table: Variable, write_back: _WriteBack) -> bool:
     return shape[:1] == (1,) and shape[1:] == table.type.shape[1:] and None not in shape[1:]
 
 
-def _no_repeat_test(indices: str) -> str:
-    """True when ``indices`` increase strictly from a first that is not negative: no index repeats,
-    and none is negative, which spares a signed-index gather its unsigned view."""
-    return f"not _count_nonzero({indices}[1:] <= {indices}[:-1]) and not ({indices}.size and {indices}[0] < 0)"
-
-
 def generate(fn: "Function") -> tuple[str, Callable]:
     """The source of ``fn``'s fast path and the function compiled from it."""
-    src = _Source()
+    write_backs = _write_backs(fn)
+    live = _live_nodes(fn, write_backs)
+    read_at_commit = {v for w in write_backs.values() for v in (w.gathered, w.indices, w.subtrahend)}
+    src = _Source(live, fn.overwritable - read_at_commit)
     args = [f"a{k}" for k in range(len(fn.inputs))]
     src.emit(f"{', '.join(args) + (',' if len(args) == 1 else '') if args else '()'} = args")
     for k, (var, arg) in enumerate(zip(fn.inputs, args)):
@@ -178,14 +190,13 @@ def generate(fn: "Function") -> tuple[str, Callable]:
             src.emit(f"{name} = _shared_{name}._value")
         else:
             src.namespace[name] = var.data
-    write_backs = _write_backs(fn)
-    live = set(_live_nodes(fn, write_backs))
-    checked_gathers = {w.gathered: w.position for w in write_backs.values() if w.checked_at_gather}
+    emitted = set(live)
     for k, node in enumerate(fn.nodes):
-        if node not in live:
+        if node not in emitted:
             continue
         if runs_on_floats(node):
             _emit_float_node(src, k, node)
+            src.done(node)
             continue
         in_names = src.operands(node)
         out_names = [f"v{k}_{i}" for i in range(len(node.outputs))]
@@ -195,13 +206,8 @@ def generate(fn: "Function") -> tuple[str, Callable]:
         if expr is None:
             src.namespace[f"op{k}"] = node.op.perform
             expr = f"op{k}({', '.join(in_names)})"
-        if node.outputs[0] in checked_gathers:
-            position = checked_gathers[node.outputs[0]]
-            src.emit(f"checked{position} = {_no_repeat_test(in_names[1])}")
-            src.emit(f"if checked{position}:\n        {target} = {node.op.py_expr(node, in_names, nonnegative=True)}"
-                     f"\n    else:\n        {target} = {expr}")
-        else:
-            src.emit(f"{target} = {expr}")
+        src.emit(f"{target} = {expr}")
+        src.done(node)
     commits = _emit_update_checks(fn, src, write_backs)
     outs = [f"{src.array(o)}.copy()" if copy else src.array(o) for o, copy in zip(fn.outputs, fn.copy_output)]
     src.emit(f"outputs = {outs[0] if fn.single_output else '[' + ', '.join(outs) + ']'}")
@@ -249,11 +255,13 @@ def _emit_update_checks(fn: "Function", src: _Source, write_backs: dict[int, "_W
                 src.emit(f"r{k} = {gathered} {operator} {subtrahend}")
             else:  # nothing reads the gathered rows after this: compute the new ones in their place
                 src.emit(f"r{k} = {gathered}\n    r{k} {operator}= {subtrahend}")
-            if not w.checked_at_gather:
-                src.emit(f"checked{k} = not _count_nonzero({indices}[1:] <= {indices}[:-1])  # no index repeats")
-            commits.append(f"    if checked{k}:\n        {ref}._value[{indices}] = r{k}\n"
-                           f"    else:  # unsorted or repeated indices: repeated ones must accumulate\n"
-                           f"        _inc{k}({ref}._value, {as_sparse})\n")
+            if increasing_indices(w.indices):  # proved when compiling: no index repeats
+                commits.append(f"    {ref}._value[{indices}] = r{k}\n")
+            else:
+                src.emit(f"increasing{k} = not _count_nonzero({indices}[1:] <= {indices}[:-1])  # no index repeats")
+                commits.append(f"    if increasing{k}:\n        {ref}._value[{indices}] = r{k}\n"
+                               f"    else:  # unsorted or repeated indices: repeated ones must accumulate\n"
+                               f"        _inc{k}({ref}._value, {as_sparse})\n")
         elif is_in_place(shared, value):
             sparse = src.array(value.owner.inputs[1])
             src.namespace[f"_inc{k}"] = value.owner.op.apply_in_place

@@ -16,7 +16,7 @@ from .codegen import generate, is_in_place
 from .graph import Apply, Constant, SharedVariable, Variable, clone_graph, leaves, toposort
 from .ops.basic import as_tensor
 from .ops.broadcast import BroadcastLike, SumTo
-from .ops.indexing import Subtensor
+from .ops.indexing import Bag, Subtensor
 from .ops.shapes import ExpandDims, Reshape, ReshapeLike, Transpose
 from .printing import to_networkx
 from .rewrite import rewrite
@@ -77,11 +77,11 @@ class Function:
         committed = {_view_base(v) for s, v in zip(self.shared_updated, self.update_values) if not is_in_place(s, v)}
         self.copy_output = [_may_view(o) or _view_base(o) in committed for o in self.outputs]
         self.copy_update = [_may_view(v, Variable) for v in self.update_values]
-        # Values that neither outlive the call nor are held by a view or a row-sparse value: the
-        # generated code may compute in their place once every node has run.
+        # New arrays that neither outlive the call nor are held by a view or a row-sparse value:
+        # the generated code may compute into them once no later node reads them.
         escaping = committed | {_view_base(o) for o in self.outputs}
         held = {v for n in self.nodes if isinstance(n.op, VIEW_OPS + (RowGradient,)) for v in n.inputs}
-        self.overwritable = {v for n in self.nodes for v in n.outputs} - escaping - held
+        self.overwritable = {v for n in self.nodes if n.op.fresh for v in n.outputs} - escaping - held
         # fn.source always shows the fast code; modes from debug.py run the graph node by node.
         self.source, generated = generate(self)
         if not self.mode.per_node and type(self.mode) is Mode:
@@ -206,7 +206,7 @@ def _resolve_mode(mode: str | Mode | None) -> Mode:
 
 
 #: Ops whose output may be a view of their first input.
-VIEW_OPS = (BroadcastLike, SumTo, ExpandDims, Reshape, ReshapeLike, Transpose, Subtensor)
+VIEW_OPS = (BroadcastLike, SumTo, ExpandDims, Reshape, ReshapeLike, Transpose, Subtensor, Bag)
 
 
 def _view_base(var: Variable) -> Variable:

@@ -287,6 +287,10 @@ class Op:
     """
 
     __props__: tuple[str, ...] = ()
+    #: True when ``perform`` and ``py_expr`` always return a new array that nothing else holds
+    #: (never a view of an input): the generated code may then compute into it in place once no
+    #: later node reads it.
+    fresh: bool = False
 
     def _props(self) -> tuple:
         return tuple(getattr(self, p) for p in self.__props__)

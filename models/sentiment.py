@@ -120,13 +120,23 @@ class SentimentNet:
         hidden = gg.segment_sum(gg.take(self.W0, ids), segments, n)
         return [ids, segments, n], self._probability(hidden, self.W1[:, 0])
 
-    def review_step(self) -> gg.Function:
+    def review_step(self, split: Split | None = None) -> gg.Function:
         """``step(ids, target) -> p`` (shape (1,)): one SGD step at rate ``self.lr`` on a review's
         unique word ids (int32) with ``target`` a float32 0 or 1; ``p`` is computed before the
-        update."""
-        ids, target = gg.ivector("ids"), gg.scalar("target")
+        update.
+
+        With a ``split``, ``step(i, target)`` steps on review ``i`` (an int32) of ``split``, whose
+        reviews the function holds as constants, as a Theano user keeps a data set in the graph:
+        graphgrad then proves once, when compiling, that every review's ids increase strictly, and
+        a step writes the rows back without checking its ids for repeats."""
+        target = gg.scalar("target")
+        if split is None:
+            ids = first = gg.ivector("ids")
+        else:
+            first = gg.iscalar("review")
+            ids = gg.bag(gg.as_tensor(split.ids), gg.as_tensor(split.offsets), first)
         p = self._probability(gg.take(self.W0, ids).sum(axis=0), self.W1)
-        return self._compile_step([ids, target], p, gg.binary_crossentropy(p, target).sum())
+        return self._compile_step([first, target], p, gg.binary_crossentropy(p, target).sum())
 
     def batch_step(self) -> gg.Function:
         """``step(ids, segments, n_reviews, targets) -> p`` (shape (n_reviews,)): one SGD step at
@@ -156,7 +166,7 @@ class SentimentNet:
         config = self.config
         rng = np.random.default_rng(config.seed)
         start = time.perf_counter()
-        step = self.review_step() if config.batch_size == 1 else self.batch_step()
+        step = self.review_step(split) if config.batch_size == 1 else self.batch_step()
         compile_seconds = time.perf_counter() - start
         chunk = PROGRESS_EVERY if config.batch_size == 1 else config.batch_size
         rates = learning_rates(config, len(split), chunk)
@@ -296,16 +306,15 @@ def _train_reviews(step: gg.Function, split: Split, order: np.ndarray, chunk: in
                    lr: gg.SharedVariable, bar: tqdm) -> float:
     """One epoch of per-review SGD, at ``rates[k]`` for the ``k``-th chunk of ``chunk`` reviews;
     returns the running accuracy."""
-    # Python ints and numpy float32 scalars pass the compiled function's input checks untouched;
+    # numpy int32 and float32 scalars pass the compiled function's input checks untouched;
     # fetching them from arrays inside the loop would cost more than the arithmetic of a step.
-    offsets = split.offsets.tolist()
+    reviews = list(np.arange(len(split), dtype=np.int32))
     targets = list(split.labels.astype(np.float32))
-    ids = split.ids
     correct = seen = 0
     for k, first in enumerate(range(0, len(order), chunk)):
         lr.set_value(rates[k])
         for i in order[first:first + chunk].tolist():
-            p = step(ids[offsets[i]:offsets[i + 1]], targets[i])
+            p = step(reviews[i], targets[i])
             correct += (p[0] > 0.5) == (targets[i] > 0.5)
         bar.update(min(first + chunk, len(order)) - seen)
         seen = min(first + chunk, len(order))

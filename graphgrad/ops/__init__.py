@@ -8,7 +8,7 @@ from ..graph import Variable
 from .basic import as_tensor, imatrix, iscalar, ivector, lscalar, lvector, matrix, scalar, shared, tensor, vector
 from .elemwise import (abs, add, cast, eq, exp, ge, gt, le, log, log1p, lt, maximum, minimum, mul, neg, neq,
                        power, relu, sigmoid, sign, softplus, sqrt, sub, switch, tanh, true_divide, where)
-from .indexing import getitem, segment_sum, take
+from .indexing import bag, getitem, segment_sum, take
 from .linalg import dot
 from .nnet import binary_crossentropy, categorical_crossentropy, log_softmax, softmax
 from .reductions import argmax, max, mean, sum
@@ -21,7 +21,7 @@ Variable._api = SimpleNamespace(
 )
 
 __all__ = [
-    "abs", "add", "arange", "argmax", "as_tensor", "binary_crossentropy", "cast", "categorical_crossentropy",
+    "abs", "add", "arange", "argmax", "as_tensor", "bag", "binary_crossentropy", "cast", "categorical_crossentropy",
     "dot", "eq", "exp", "expand_dims", "ge", "getitem", "gt", "imatrix", "iscalar", "ivector", "le", "log",
     "log1p", "log_softmax", "lscalar", "lt", "lvector", "matrix", "max", "maximum", "mean", "minimum", "mul",
     "neg", "neq", "ones_like", "power", "relu", "reshape", "scalar", "segment_sum", "shape", "shared", "sigmoid", "sign",

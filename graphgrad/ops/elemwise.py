@@ -22,6 +22,7 @@ def _probe_dtype(op: "Elemwise", dtypes: tuple[np.dtype, ...]) -> np.dtype:
 class Elemwise(Op):
     """Base of elementwise ops: broadcast shapes, numpy dtypes, and gradient reduction to each operand."""
 
+    fresh = True
     nin = 2
 
     def make_node(self, *inputs: Any) -> Apply:

@@ -6,13 +6,14 @@ with every other out-of-range index, at no extra cost.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..graph import NO_GRADIENT, Apply, Constant, Op, Variable
 from ..sparse import RowGradient, check_indices, scatter_add
-from ..types import InputTypeError, ShapeError, TensorType, broadcast_static
+from ..types import IndexRangeError, InputTypeError, ShapeError, TensorType, broadcast_static
 from .basic import as_tensor
 from .shapes import zeros_like
 
@@ -40,6 +41,8 @@ def _check_index_var(indices: Variable, where: str) -> None:
 class Take(Op):
     """Rows of ``x`` at ``indices`` (a vector or a scalar); the gradient is row-sparse."""
 
+    fresh = True
+
     def make_node(self, x: Any, indices: Any) -> Apply:
         x, indices = as_tensor(x), as_tensor(indices)
         where = f"take({x.label()}, {indices.label()})"
@@ -56,12 +59,10 @@ class Take(Op):
             check_indices(np.asarray(indices), len(x))  # names a negative id as given, not its unsigned view
             raise
 
-    def py_expr(self, node: Apply, args: Sequence[str], nonnegative: bool = False) -> str | None:
-        """The gather as a numpy expression; ``nonnegative``: the generated code has checked that
-        no (signed) index is negative, so they need no unsigned view."""
+    def py_expr(self, node: Apply, args: Sequence[str]) -> str | None:
         dtype = node.inputs[1].dtype
-        if nonnegative:
-            return f"{args[0]}.take({args[1]}, axis=0)"
+        if increasing_indices(node.inputs[1]):
+            return f"{args[0]}.take({args[1]}, axis=0)"  # proved non-negative when compiling
         if dtype.itemsize == 8:
             return None  # perform checks 64-bit ids for negatives
         view = f".view(_np.{UNSIGNED[dtype]})" if dtype in UNSIGNED else ""
@@ -248,3 +249,75 @@ def getitem(x: Any, key: Any) -> Variable:
     raise InputTypeError(f"{x.label()}[{key!r}]: supported keys are an index vector, a tuple of index vectors, "
                          "or ints and slices (not a mix)")
 
+
+
+class Bag(Op):
+    """Bag ``i`` of bags laid out back to back: ``ids[offsets[i]:offsets[i + 1]]`` (``offsets`` has
+    one entry per bag and a last one for the end), e.g. the word ids of review ``i``.
+
+    Holding the bags as constants (the training set of a per-example step, given once when
+    compiling instead of at every call) lets ``increasing_indices`` prove when compiling that every
+    bag increases strictly, so an update of the rows a bag gathers needs no check per call.
+    """
+
+    def make_node(self, ids: Any, offsets: Any, i: Any) -> Apply:
+        ids, offsets, i = as_tensor(ids), as_tensor(offsets), as_tensor(i)
+        where = f"bag({ids.label()}, {offsets.label()}, {i.label()})"
+        for var, ndim in ((ids, 1), (offsets, 1), (i, 0)):
+            _check_index_var(var, where)
+            if var.ndim != ndim:
+                raise InputTypeError(f"{where}: {var.label()} must be {ndim}-d, got {var.type.describe()}")
+        return Apply(self, [ids, offsets, i], [TensorType(ids.dtype, (None,))])
+
+    def perform(self, ids: np.ndarray, offsets: np.ndarray, i: Any) -> np.ndarray:
+        i = int(i)
+        if not 0 <= i < len(offsets) - 1:
+            raise IndexRangeError(f"bag {i} is out of range for {len(offsets) - 1} bags")
+        return ids[offsets[i]:offsets[i + 1]]
+
+    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             g_outputs: Sequence[Variable]) -> list:
+        return [NO_GRADIENT, NO_GRADIENT, NO_GRADIENT]
+
+
+def bag(ids: Any, offsets: Any, i: Any) -> Variable:
+    """Bag ``i`` of the bags ``ids[offsets[k]:offsets[k + 1]]``; see ``Bag``."""
+    return Bag()(ids, offsets, i)
+
+
+def bags_increase(ids: np.ndarray, offsets: np.ndarray) -> bool:
+    """Whether every bag ``ids[offsets[k]:offsets[k + 1]]`` increases strictly from a non-negative
+    first id, the offsets being in order and within ``ids``."""
+    ids, offsets = np.asarray(ids), np.asarray(offsets, dtype=np.int64)
+    if len(offsets) == 0 or offsets[0] < 0 or offsets[-1] > len(ids) or np.any(np.diff(offsets) < 0):
+        return False
+    if ids.size == 0:
+        return True
+    if ids.dtype.kind == "u" and ids.dtype.itemsize == 8 and ids.max() >= 2 ** 63:
+        return False  # numpy would read them as negative intp
+    rising = np.diff(ids) > 0
+    starts = offsets[1:-1]
+    rising[starts[(starts > 0) & (starts < len(ids))] - 1] = True  # pairs across two bags need not rise
+    return bool(ids.min() >= 0 and rising.all())
+
+
+#: Verdicts of bags_increase on constant bags, by the identity of their (read-only) arrays, with
+#: weak references to them so that a verdict dies with its arrays: a training set is checked once.
+_VERDICTS: dict[tuple[int, int], tuple[weakref.ref, weakref.ref, bool]] = {}
+
+
+def increasing_indices(var: Variable) -> bool:
+    """Whether ``var``'s values are known, when compiling, to increase strictly from a non-negative
+    first: a constant vector, or a bag of constant bags."""
+    if isinstance(var, Constant) and var.ndim == 1 and var.dtype.kind in "iu":
+        return bags_increase(var.data, np.array([0, len(var.data)]))
+    if var.owner is None or not isinstance(var.owner.op, Bag) or \
+            not all(isinstance(v, Constant) for v in var.owner.inputs[:2]):
+        return False
+    ids, offsets = (v.data for v in var.owner.inputs[:2])
+    known = _VERDICTS.get((id(ids), id(offsets)))
+    if known is None or known[0]() is not ids or known[1]() is not offsets:
+        for key in [key for key, (a, b, _) in _VERDICTS.items() if a() is None or b() is None]:
+            del _VERDICTS[key]
+        known = _VERDICTS[(id(ids), id(offsets))] = (weakref.ref(ids), weakref.ref(offsets), bags_increase(ids, offsets))
+    return known[2]

@@ -13,6 +13,8 @@ from .shapes import expand_dims
 class Dot(Op):
     """Matrix/vector product: (m,k)(k,n), (m,k)(k,), (k,)(k,n), (k,)(k,)."""
 
+    fresh = True
+
     def make_node(self, a: Any, b: Any) -> Apply:
         a, b = as_tensor(a), as_tensor(b)
         for v in (a, b):

@@ -20,6 +20,7 @@ def _reduced_shape(shape: Sequence[int | None], axes: tuple[int, ...], keepdims:
 
 class _Reduce(Op):
     __props__ = ("axes", "keepdims")
+    fresh = True
     method = ""
 
     def __init__(self, axes: tuple[int, ...], keepdims: bool = False):
