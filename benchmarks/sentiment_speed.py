@@ -71,12 +71,14 @@ def numpy_accuracy(model: NumpySentiment, reviews: Sequence[np.ndarray], labels:
 
 
 def cycling(step: Step, items: Sequence[Any], targets: Sequence[Any], chunk: int) -> Callable[[], None]:
-    """A timing body that steps on the next ``chunk`` reviews at each call, around the epoch."""
-    position = 0
+    """A timing body that steps on the next ``chunk`` reviews at each call, around the epoch: every
+    call steps exactly ``chunk`` times, wrapping past the end."""
+    laps = -(-chunk // len(items)) + 1
+    items, targets, position = list(items) * laps, list(targets) * laps, 0
 
     def body() -> None:
         nonlocal position
-        first, position = position, (position + chunk) % len(items)
+        first, position = position, (position + chunk) % (len(items) // laps)
         for ids, target in zip(items[first:first + chunk], targets[first:first + chunk]):
             step(ids, target)
     return body
@@ -300,6 +302,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["per_node"] = per_node(corpus, args.epoch_reps, steps=5000)
     png = args.plot or (args.report.parent / "sentiment_speed.png" if args.report else None)
     if png:
+        png.parent.mkdir(parents=True, exist_ok=True)
         plot(results["per_review"]["median_rate"], png)
     markdown = report(results, png)
     print(markdown)

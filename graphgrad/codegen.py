@@ -14,25 +14,40 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
 from .checks import input_filter, update_checker
-from .graph import Apply, Constant, SharedVariable, Variable, leaves
-from .ops.indexing import Take, increasing_indices
-from .ops.shapes import ExpandDims
-from .ops.reductions import sum_rows
-from .floats import (MAY_RAISE, SCALAR_GLOBALS, accepts_float, constant_float, float_expr, runs_on_floats,
+from .floats import (SCALAR_GLOBALS, accepts_float, constant_float, float_expr, may_raise, runs_on_floats,
                      to_array, to_float)
+from .graph import Apply, Constant, SharedVariable, Variable, leaves
+from .ops.indexing import Bag, Take, increasing_indices
+from .ops.reductions import sum_rows
+from .ops.shapes import ExpandDims
 from .sparse import IncRows, RowGradient, RowSparse, check_fits
 
-if TYPE_CHECKING:
-    from .compile import Function
+
+class CompiledGraph(Protocol):
+    """What code generation reads of a ``compile.Function`` (which imports this module)."""
+
+    name: str | None
+    inputs: list[Variable]
+    outputs: list[Variable]
+    single_output: bool
+    shared_updated: list[SharedVariable]
+    update_values: list[Variable]
+    computed: list[Variable]
+    nodes: list[Apply]
+    copy_output: list[bool]
+    copy_update: list[bool]
+    overwritable: set[Variable]
+
 
 #: Names the generated code (and every op's ``py_expr``) may use; debug.py evaluates expressions with them.
 GENERATED_GLOBALS: dict[str, Any] = {"_np": np, "_ndarray": np.ndarray, "_sum_rows": sum_rows, "_RowSparse": RowSparse,
                                      "_check_fits": check_fits, "_count_nonzero": np.count_nonzero,
+                                     "_bag": Bag().perform,
                                      **SCALAR_GLOBALS}
 
 
@@ -129,7 +144,7 @@ class _WriteBack:
         return self.rows if self.row is None else self.row
 
 
-def _write_backs(fn: "Function") -> dict[int, _WriteBack]:
+def _write_backs(fn: CompiledGraph) -> dict[int, _WriteBack]:
     """The in-place updates, by position, whose new rows are written back over gathered ones."""
     gathers = {(n.inputs[0], n.inputs[1]): n.outputs[0] for n in fn.nodes
                if isinstance(n.op, Take) and n.inputs[1].ndim == 1}  # a scalar id gathers a row, not rows
@@ -145,7 +160,7 @@ def _write_backs(fn: "Function") -> dict[int, _WriteBack]:
     return found
 
 
-def _live_nodes(fn: "Function", write_backs: dict[int, _WriteBack]) -> list[Apply]:
+def _live_nodes(fn: CompiledGraph, write_backs: dict[int, _WriteBack]) -> list[Apply]:
     """The scheduled nodes whose values the outputs, updates and write-backs need: a row gradient
     whose rows are written back is never built (nor the expansion of its single row)."""
     live = set(fn.outputs)
@@ -168,7 +183,7 @@ def _rows_fit(table: Variable, write_back: _WriteBack) -> bool:
     return shape[:1] == (1,) and shape[1:] == table.type.shape[1:] and None not in shape[1:]
 
 
-def generate(fn: "Function") -> tuple[str, Callable]:
+def generate(fn: CompiledGraph) -> tuple[str, Callable]:
     """The source of ``fn``'s fast path and the function compiled from it."""
     write_backs = _write_backs(fn)
     live = _live_nodes(fn, write_backs)
@@ -225,7 +240,7 @@ def _emit_float_node(src: _Source, k: int, node: Apply) -> None:
     out = src.floats[node.outputs[0]] = f"f{k}"
     operands = [src.float(v) for v in node.inputs]
     expr = float_expr(node, operands)
-    if not isinstance(node.op, MAY_RAISE):
+    if not may_raise(node):
         src.emit(f"{out} = {expr}")
         return
     src.namespace[f"op{k}"] = node.op.perform
@@ -236,7 +251,7 @@ def _emit_float_node(src: _Source, k: int, node: Apply) -> None:
     src.emit(f"{out} = op{k}({typed})", 2)
 
 
-def _emit_update_checks(fn: "Function", src: _Source, write_backs: dict[int, "_WriteBack"]) -> list[str]:
+def _emit_update_checks(fn: CompiledGraph, src: _Source, write_backs: dict[int, "_WriteBack"]) -> list[str]:
     """Emit the lines that check every update value before the commit; return the commit lines."""
     commits = []
     for k, (shared, value) in enumerate(zip(fn.shared_updated, fn.update_values)):

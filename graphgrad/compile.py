@@ -84,6 +84,7 @@ class Function:
         self.overwritable = {v for n in self.nodes if n.op.fresh for v in n.outputs} - escaping - held
         # fn.source always shows the fast code; modes from debug.py run the graph node by node.
         self.source, generated = generate(self)
+        generated.__doc__ = Function.__call__.__doc__
         if not self.mode.per_node and type(self.mode) is Mode:
             # Python looks __call__ up on the class: a class of its own sends every call straight
             # into the generated code, a microsecond less per call than a method forwarding to it.

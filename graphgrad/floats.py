@@ -3,16 +3,18 @@
 On an array of one element a numpy call costs about a microsecond of overhead around nanoseconds
 of arithmetic: the output of a per-example network (``sigmoid(h . w)``, ``p - t``, ``lr * (p - t)``)
 spends more time entering numpy than computing. A node whose output has a fully known shape of
-ones and a float dtype, and whose op has a rule below, is therefore computed on Python floats
-(in double precision); its value becomes an array of the node's dtype (rounded once, so it can
-differ from numpy's float32 arithmetic in the last bit) only where an array consumer, an output
-or an update needs it. Where Python and numpy disagree (``math.log(0)`` and ``1 / 0.0`` raise,
-``math.exp`` raises on overflow) the node falls back to numpy on scalars of its dtype, so the
-answer (``inf``, ``nan``) and the warning are numpy's.
+ones and a float16/32/64 dtype, and whose op has a rule below, is therefore computed on Python
+floats and its result rounded to its dtype, as numpy rounds it: arithmetic (``+ - * /``, ``sqrt``)
+gives numpy's results to the bit, overflow gives ``inf``, and functions such as ``exp`` or the
+sigmoid can differ from numpy's own float32 routines in the last bit. The value becomes an array
+only where an array consumer, an output or an update needs it. Where Python raises and numpy
+would not (``math.log(0)``, ``1 / 0.0``, ``math.exp`` of a large number) the node falls back to
+numpy on scalars of its dtype, so the answer (``inf``, ``nan``) and the warning are numpy's.
 """
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 
@@ -46,14 +48,20 @@ MAY_RAISE = (TrueDiv, Exp, Log, Log1p, Sqrt)
 #: value, when the other operand's dtype is the output's (numpy converts a Python float to it).
 FLOAT_OPERAND_OPS = (Add, Sub, Mul, TrueDiv, Maximum, Minimum)
 
+#: Rounding of a double to each dtype, through ``struct`` (a third of the cost of ``np.float32(x)``);
+#: a float16 too large for its format raises OverflowError, where numpy gives inf with a warning.
+ROUNDING = {np.dtype("float64"): "{}", np.dtype("float32"): "_unpack_f32(_pack_f32({}))[0]",
+            np.dtype("float16"): "_unpack_f16(_pack_f16({}))[0]"}
+
 #: Names the expressions above use.
 SCALAR_GLOBALS = {"_empty": np.empty, "_exp": math.exp, "_log": math.log, "_log1p": math.log1p, "_sqrt": math.sqrt,
-                  "_tanh": math.tanh}
+                  "_tanh": math.tanh, "_pack_f32": struct.Struct("f").pack, "_unpack_f32": struct.Struct("f").unpack,
+                  "_pack_f16": struct.Struct("e").pack, "_unpack_f16": struct.Struct("e").unpack}
 
 
 def _size_one_float(var: Variable) -> bool:
     shape = getattr(var.type, "shape", None)
-    return shape is not None and all(d == 1 for d in shape) and var.dtype.kind == "f"
+    return shape is not None and all(d == 1 for d in shape) and var.dtype in ROUNDING
 
 
 def runs_on_floats(node: Apply) -> bool:
@@ -62,8 +70,13 @@ def runs_on_floats(node: Apply) -> bool:
 
 
 def float_expr(node: Apply, args: list[str]) -> str:
-    """The Python-float expression of ``node`` on operands named ``args``."""
-    return RULES[type(node.op)].format(*args)
+    """The Python-float expression of ``node`` on operands named ``args``, rounded to its dtype."""
+    return ROUNDING[node.outputs[0].dtype].format(RULES[type(node.op)].format(*args))
+
+
+def may_raise(node: Apply) -> bool:
+    """Whether ``node``'s float expression can raise where numpy would return inf or nan."""
+    return isinstance(node.op, MAY_RAISE) or node.outputs[0].dtype == np.float16
 
 
 def to_float(array: str, var: Variable) -> str:
@@ -77,11 +90,13 @@ def constant_float(var: Constant) -> float:
 
 
 def to_array(name: str, var: Variable, dtype_name: str) -> list[str]:
-    """Statements making ``{name}_array``, the array of ``var`` (dtype named ``dtype_name``), from the
-    Python float ``name``: an empty array and an item assignment take a third of ``np.array``'s time."""
-    shape = tuple(var.type.shape)
-    index = ", ".join(["0"] * var.ndim) or "()"
-    return [f"{name}_array = _empty({shape!r}, {dtype_name})", f"{name}_array[{index}] = {name}"]
+    """Statements making ``{name}_array``, the value of ``var`` (dtype named ``dtype_name``) as numpy
+    gives it, from the Python float ``name``: a scalar of the dtype for a 0-d ``var``, else an empty
+    array and an item assignment (a third of ``np.array``'s time)."""
+    if var.ndim == 0:
+        return [f"{name}_array = {dtype_name}.type({name})"]
+    index = ", ".join(["0"] * var.ndim)
+    return [f"{name}_array = _empty({tuple(var.type.shape)!r}, {dtype_name})", f"{name}_array[{index}] = {name}"]
 
 
 def accepts_float(node: Apply, var: Variable) -> bool:

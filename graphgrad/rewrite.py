@@ -208,7 +208,8 @@ def outer_products(outputs: Sequence[Variable]) -> list[Variable]:
     dimension dropped from a vector operand's partner. As an elementwise product its size-one
     operand can be a Python float in the generated code, and no BLAS call is made for it."""
     def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
-        if isinstance(node.op, Dot) and inputs[0].type.shape[-1] == 1 and (inputs[0].ndim, inputs[1].ndim) != (1, 1):
+        if isinstance(node.op, Dot) and inputs[0].type.shape[-1] == 1 == inputs[1].type.shape[0] \
+                and (inputs[0].ndim, inputs[1].ndim) != (1, 1):  # both known: dot must still reject a mismatch
             a, b = inputs
             product = (reshape(a, (-1,)) if b.ndim == 1 else a) * (reshape(b, (-1,)) if a.ndim == 1 else b)
             if product.type == node.outputs[0].type:
@@ -233,10 +234,10 @@ def _with_factor(x: Variable, s: Variable) -> Variable | None:
     if isinstance(_owner_op(x), Mul | Dot):
         a, b = x.owner.inputs
         for k, factor in ((1, b), (0, a)):
-            if _size_one(factor) and not _size_one(x.owner.inputs[1 - k]):
+            if _size_one(factor) and not _size_one(x.owner.inputs[1 - k]) and factor.dtype == x.dtype:
                 scaled = factor * s
-                if scaled.type.shape != factor.type.shape:
-                    continue  # a factor of larger rank would change the product's shape
+                if scaled.type != factor.type:
+                    continue  # a larger rank would change the product's shape, a narrower dtype its precision
                 operands = [a, scaled] if k == 1 else [scaled, b]
                 x = dot(*operands) if isinstance(x.owner.op, Dot) else operands[0] * operands[1]
                 for op in reversed(reshapes):
@@ -254,7 +255,8 @@ def gather_scalar_factors(outputs: Sequence[Variable]) -> list[Variable]:
     def rebuild(node: Apply, inputs: list[Variable]) -> list[Variable]:
         if isinstance(node.op, Mul):
             for x, s in (inputs, inputs[::-1]):
-                if _size_one(s) and not _size_one(x):
+                # every factor of the output's dtype: t * s is then computed as precisely as before
+                if _size_one(s) and not _size_one(x) and x.dtype == s.dtype == node.outputs[0].dtype:
                     gathered = _with_factor(x, s)
                     if gathered is not None and gathered.type == node.outputs[0].type:
                         return [gathered]

@@ -104,3 +104,28 @@ def test_new_rows_are_computed_in_the_gathered_array_only_when_nothing_else_read
     g = gg.grad(gg.tanh(rows).sum(), W)
     returned = gg.function([ix, t], rows, updates=[(W, W - 0.5 * g)])
     assert "r0 -= " not in returned.source and "r0 = " in returned.source   # the output is the gathered array
+
+
+def test_bags_proved_increasing_skip_the_repeat_test_and_the_unsigned_view() -> None:
+    flat, offsets = np.array([1, 4, 9, 2, 3, 0, 5, 7, 8], "int32"), np.array([0, 3, 5, 9])
+    i, t = gg.iscalar("i"), gg.scalar("t", "float64")
+    W = gg.shared(RNG.standard_normal((V, H)), name="W")
+    w = gg.shared(RNG.standard_normal((H, 1)), name="w")
+
+    def step_on(ids_flat: np.ndarray) -> gg.Function:
+        ids = gg.bag(gg.as_tensor(ids_flat), gg.as_tensor(offsets), i)
+        p = gg.sigmoid(gg.dot(gg.take(W, ids).sum(axis=0), w))
+        gW = gg.grad(gg.binary_crossentropy(p, t).sum(), W)
+        return gg.function([i, t], p, updates=[(W, W - 0.5 * gW)])
+
+    proved = step_on(flat)
+    assert "_count_nonzero" not in proved.source and "view(" not in proved.source
+    repeated = flat.copy()
+    repeated[1] = 1                               # bag 0 becomes [1, 1, 9]
+    checked = step_on(repeated)
+    assert "increasing0 = " in checked.source and "view(_np.uint32)" in checked.source
+    for f, ids_flat in ((proved, flat), (checked, repeated)):
+        W0, w0 = W.get_value(), w.get_value()
+        f(np.int32(0), 1.0)
+        np.testing.assert_allclose(W.get_value(), dense_reference(W0, w0, ids_flat[0:3].astype(np.intp), 1.0, 0.5),
+                                   rtol=1e-12)

@@ -150,3 +150,70 @@ def test_segment_sum_rejects_bad_segment_ids() -> None:
         f(np.ones((2, 3)), np.array([0, 2], "int32"))
     with pytest.raises(gg.ShapeError, match=r"segmentsum\(x, seg, 2\)"):
         f(np.ones((2, 3)), np.array([0], "int32"))
+
+
+# --- bags ----------------------------------------------------------------------------------------
+
+BAG_IDS, BAG_OFFSETS = np.array([1, 4, 9, 2, 3, 0, 5, 7, 8], "int32"), np.array([0, 3, 5, 5, 9])
+
+
+@pytest.mark.parametrize("constant", [True, False])
+def test_bag_values_and_errors(constant: bool) -> None:
+    i = gg.iscalar("review")
+    if constant:
+        inputs, ids, offsets, extra = [i], gg.as_tensor(BAG_IDS), gg.as_tensor(BAG_OFFSETS), []
+    else:
+        ids, offsets = gg.ivector("ids"), gg.lvector("offsets")
+        inputs, extra = [ids, offsets, i], [BAG_IDS, BAG_OFFSETS]
+    f = gg.function(inputs, gg.bag(ids, offsets, i))
+    got = [f(*extra, np.int32(k)).tolist() for k in range(4)]
+    assert got == [[1, 4, 9], [2, 3], [], [0, 5, 7, 8]]
+    for bad in (4, -1):
+        with pytest.raises(gg.IndexRangeError, match=f"bag {bad} is out of range for 4 bags"):
+            f(*extra, np.int32(bad))
+    if constant:
+        returned = f(np.int32(0))
+        returned[0] = 99   # a copy, never the constant bags themselves
+        assert f(np.int32(0)).tolist() == [1, 4, 9]
+
+
+def test_bag_input_errors() -> None:
+    with pytest.raises(gg.InputTypeError, match="must be 0-d"):
+        gg.bag(gg.ivector("ids"), gg.lvector("offsets"), gg.ivector("i"))
+    with pytest.raises(gg.InputTypeError, match="must be integers"):
+        gg.bag(gg.vector("ids"), gg.lvector("offsets"), gg.iscalar("i"))
+
+
+@pytest.mark.parametrize(("ids", "offsets", "increase"), [
+    ([1, 4, 9, 2, 3], [0, 3, 5], True),
+    ([1, 4, 9, 1, 9], [0, 3, 5], True),        # equal ids in different bags are fine
+    ([1, 4, 4, 2, 3], [0, 3, 5], False),       # a repeat inside a bag
+    ([4, 1, 9, 2, 3], [0, 3, 5], False),       # out of order inside a bag
+    ([-1, 4, 9, 2, 3], [0, 3, 5], False),      # negative
+    ([1, 4, 9, 2, 3], [0, 4, 3, 5], False),    # offsets out of order
+    ([1, 4, 9, 2, 3], [0, 3, 6], False),       # past the end
+    ([1, 4, 9, 2, 3], [-1, 3, 5], False),
+    ([], [0, 0, 0], True),
+], ids=str)
+def test_bags_increase(ids: list[int], offsets: list[int], increase: bool) -> None:
+    from graphgrad.ops.indexing import bags_increase, increasing_indices
+    assert bags_increase(np.array(ids, "int32"), np.array(offsets)) is increase
+    i = gg.iscalar("i")
+    bag = gg.bag(gg.as_tensor(np.array(ids, "int32")), gg.as_tensor(np.array(offsets)), i)
+    assert increasing_indices(bag) is increase
+    assert not increasing_indices(gg.bag(gg.ivector("ids"), gg.as_tensor(np.array(offsets)), i))
+
+
+def test_uint64_ids_above_the_signed_range_are_not_proved() -> None:
+    from graphgrad.ops.indexing import bags_increase
+    assert not bags_increase(np.array([1, 2 ** 63 + 5], "uint64"), np.array([0, 2]))
+    assert bags_increase(np.array([1, 2 ** 40], "uint64"), np.array([0, 2]))
+
+
+@pytest.mark.parametrize("offsets", [[0, 2, 1, 4], [0, -1, 4], [0, 2, 10]], ids=str)
+def test_bag_offsets_that_are_not_a_slice_of_the_ids_raise(offsets: list[int]) -> None:
+    ids, offs, i = gg.ivector("ids"), gg.lvector("offsets"), gg.iscalar("i")
+    f = gg.function([ids, offs, i], gg.bag(ids, offs, i))
+    with pytest.raises(gg.IndexRangeError, match="not a slice of the 4 ids"):
+        for k in range(len(offsets) - 1):
+            f(np.array([1, 2, 3, 4], "int32"), np.array(offsets), np.int32(k))

@@ -253,3 +253,26 @@ def test_gather_scalar_factors_keeps_shapes_and_dtypes() -> None:
     for out in [(y * t) * s64, (y * t) * s2]:
         (rewritten,) = gather_scalar_factors([out])
         assert rewritten.type == out.type
+
+
+def test_outer_products_keeps_the_shape_error_of_an_unknown_inner_dimension() -> None:
+    # Regression (review): a (3, 1) matrix times a (None, 4) one was rewritten into a broadcast.
+    a, b, v = gg.tensor("a", "float64", (3, 1)), gg.tensor("b", "float64", (None, 4)), gg.vector("v", "float64")
+    (kept,) = outer_products([gg.dot(a, b)])
+    assert kept.owner.op.label() == "dot"
+    with pytest.raises(gg.ShapeError):
+        gg.function([a, b], gg.dot(a, b))(np.ones((3, 1)), np.ones((3, 4)))
+    with pytest.raises(gg.ShapeError):
+        gg.function([a, v], gg.dot(a, v))(np.ones((3, 1)), np.ones(5))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float16"])
+def test_gather_scalar_factors_never_narrows_the_product(dtype: str) -> None:
+    # Regression (review): t * s was computed in int8 (overflow) or float16 (inf) instead of the
+    # output's dtype.
+    y = gg.vector("y", "float64") if dtype == "float16" else gg.lvector("y")
+    t, s = gg.tensor("t", dtype, (1,)), gg.tensor("s", dtype, (1,))
+    big = np.array([100 if dtype == "int8" else 300], dtype)
+    args = [np.array([1, 2], y.dtype), big, big]
+    with_it = same_values([y, t, s], [(y * t) * s], "gather_scalar_factors", args)
+    np.testing.assert_array_equal(with_it[0], args[0] * (int(big[0]) ** 2))

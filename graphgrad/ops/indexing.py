@@ -2,7 +2,8 @@
 several integer vectors at once (``log(p)[arange(n), y]``).
 
 Negative indices never wrap: they are viewed as unsigned, so numpy's own bounds check rejects them
-with every other out-of-range index, at no extra cost.
+with every other out-of-range index, at no extra cost (ids proved non-negative when compiling, the
+bags of ``increasing_indices``, need no view).
 """
 from __future__ import annotations
 
@@ -61,8 +62,9 @@ class Take(Op):
 
     def py_expr(self, node: Apply, args: Sequence[str]) -> str | None:
         dtype = node.inputs[1].dtype
-        if increasing_indices(node.inputs[1]):
-            return f"{args[0]}.take({args[1]}, axis=0)"  # proved non-negative when compiling
+        if increasing_indices(node.inputs[1]):  # proved non-negative (and below 2**63) when compiling
+            view = ".view(_np.int64)" if dtype == np.uint64 else ""  # numpy < 2 will not cast uint64 to intp
+            return f"{args[0]}.take({args[1]}{view}, axis=0)"
         if dtype.itemsize == 8:
             return None  # perform checks 64-bit ids for negatives
         view = f".view(_np.{UNSIGNED[dtype]})" if dtype in UNSIGNED else ""
@@ -250,7 +252,6 @@ def getitem(x: Any, key: Any) -> Variable:
                          "or ints and slices (not a mix)")
 
 
-
 class Bag(Op):
     """Bag ``i`` of bags laid out back to back: ``ids[offsets[i]:offsets[i + 1]]`` (``offsets`` has
     one entry per bag and a last one for the end), e.g. the word ids of review ``i``.
@@ -273,7 +274,18 @@ class Bag(Op):
         i = int(i)
         if not 0 <= i < len(offsets) - 1:
             raise IndexRangeError(f"bag {i} is out of range for {len(offsets) - 1} bags")
-        return ids[offsets[i]:offsets[i + 1]]
+        start, stop = int(offsets[i]), int(offsets[i + 1])
+        if not 0 <= start <= stop <= len(ids):
+            raise IndexRangeError(f"bag {i} runs from offset {start} to {stop}, which is not a slice of the "
+                                  f"{len(ids)} ids")
+        return ids[start:stop]
+
+    def py_expr(self, node: Apply, args: Sequence[str]) -> str | None:
+        if not increasing_indices(node.outputs[0]):
+            return None  # perform checks the offsets
+        ids, offsets, i = args
+        # Offsets checked when compiling; a negative i would wrap, so it goes to perform, which raises.
+        return f"({ids}[{offsets}[{i}]:{offsets}[{i} + 1]] if {i} >= 0 else _bag({ids}, {offsets}, {i}))"
 
     def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
              g_outputs: Sequence[Variable]) -> list:
