@@ -218,6 +218,7 @@ def generate(fn: CompiledGraph) -> tuple[str, Callable]:
         src.arrays.update(zip(node.outputs, out_names))
         target = f"{', '.join(out_names)}{',' if len(out_names) > 1 else ''}"
         expr = node.op.py_expr(node, in_names)
+        src.namespace.update(node.op.py_globals(node))
         if expr is None:
             src.namespace[f"op{k}"] = node.op.perform
             expr = f"op{k}({', '.join(in_names)})"

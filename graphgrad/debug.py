@@ -120,7 +120,8 @@ class DebugMode(Mode):
             return
         try:
             with np.errstate(all="ignore"):
-                generated = eval(expression, dict(GENERATED_GLOBALS), dict(zip(names, values)))  # noqa: S307
+                generated = eval(expression, {**GENERATED_GLOBALS, **node.op.py_globals(node)},  # noqa: S307
+                                 dict(zip(names, values)))
         except (ArithmeticError, ValueError):
             if on_floats:
                 return  # the generated code falls back to perform where a Python-float rule raises

@@ -326,6 +326,10 @@ class Op:
         have the compiled function call ``perform``."""
         return None
 
+    def py_globals(self, node: "Apply") -> dict[str, Any]:
+        """Values that ``py_expr`` refers to by name, besides the generated code's usual globals."""
+        return {}
+
     def __call__(self, *inputs: Any) -> Any:
         """Apply the op: its output variable, or the list of them for a multi-output op."""
         node = self.make_node(*inputs)

@@ -217,3 +217,15 @@ def test_bag_offsets_that_are_not_a_slice_of_the_ids_raise(offsets: list[int]) -
     with pytest.raises(gg.IndexRangeError, match="not a slice of the 4 ids"):
         for k in range(len(offsets) - 1):
             f(np.array([1, 2, 3, 4], "int32"), np.array(offsets), np.int32(k))
+
+
+def test_proved_bags_are_sliced_once_when_compiling_and_checked_in_debug_mode() -> None:
+    i = gg.iscalar("review")
+    bag = gg.bag(gg.as_tensor(BAG_IDS), gg.as_tensor(BAG_OFFSETS), i)
+    f = gg.function([i], bag.sum())
+    assert "_bags_" in f.source   # a list of the bags' views, made when compiling
+    assert [int(f(np.int32(k))) for k in range(4)] == [14, 5, 0, 20]
+    debug = gg.function([i], bag.sum(), mode="debug")
+    assert [int(debug(np.int32(k))) for k in range(4)] == [14, 5, 0, 20]
+    with pytest.raises(gg.IndexRangeError, match="bag -1"):
+        f(np.int32(-1))

