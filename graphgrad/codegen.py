@@ -218,7 +218,9 @@ def generate(fn: CompiledGraph) -> tuple[str, Callable]:
         src.arrays.update(zip(node.outputs, out_names))
         target = f"{', '.join(out_names)}{',' if len(out_names) > 1 else ''}"
         expr = node.op.py_expr(node, in_names)
-        src.namespace.update(node.op.py_globals(node))
+        extra = node.op.py_globals(node)
+        assert not extra.keys() & src.namespace.keys(), f"{node.op.label()}: py_globals names taken: {extra.keys()}"
+        src.namespace.update(extra)
         if expr is None:
             src.namespace[f"op{k}"] = node.op.perform
             expr = f"op{k}({', '.join(in_names)})"

@@ -75,7 +75,7 @@ class Function:
         # constant (read-only), an output that is also committed as a dense update (writing into
         # it would change the parameter), and an update value viewing a caller's array.
         committed = {_view_base(v) for s, v in zip(self.shared_updated, self.update_values) if not is_in_place(s, v)}
-        self.copy_output = [_may_view(o) or _view_base(o) in committed for o in self.outputs]
+        self.copy_output = [_may_view(o) or _view_base(o) in committed or _holds_view(o) for o in self.outputs]
         self.copy_update = [_may_view(v, Variable) for v in self.update_values]
         # New arrays that neither outlive the call nor are held by a view or a row-sparse value:
         # the generated code may compute into them once no later node reads them.
@@ -223,6 +223,13 @@ def _may_view(var: Variable, leaves: type | tuple[type, ...] = (SharedVariable, 
     data, or (for ``Variable``) a caller's input array."""
     base = _view_base(var)
     return base.owner is None and isinstance(base, leaves)
+
+
+def _holds_view(var: Variable) -> bool:
+    """Whether the row-sparse value of ``var`` holds indices or rows that may view a shared
+    variable or a constant (such as the bag of a constant training set, whose view is reused)."""
+    return isinstance(var, SparseVariable) and var.owner is not None and isinstance(var.owner.op, RowGradient) \
+        and any(_may_view(v) for v in var.owner.inputs[1:])
 
 
 def _node_error(node: Apply, inputs: list[Any], error: Exception) -> GraphgradError:

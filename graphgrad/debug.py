@@ -105,6 +105,7 @@ class DebugMode(Mode):
 
     def __init__(self, rtol: float | None = None, atol: float | None = None):
         self.rtol, self.atol = rtol, atol
+        self._globals: dict[Apply, dict[str, Any]] = {}
 
     def on_node(self, fn: Function, node: Apply, inputs: list[Any], outputs: list[Any], seconds: float) -> None:
         """Check the node's outputs against their static types and against the node's generated code."""
@@ -120,8 +121,9 @@ class DebugMode(Mode):
             return
         try:
             with np.errstate(all="ignore"):
-                generated = eval(expression, {**GENERATED_GLOBALS, **node.op.py_globals(node)},  # noqa: S307
-                                 dict(zip(names, values)))
+                if node not in self._globals:  # a bag's slices: made once per node, as the fast code does
+                    self._globals[node] = {**GENERATED_GLOBALS, **node.op.py_globals(node)}
+                generated = eval(expression, self._globals[node], dict(zip(names, values)))  # noqa: S307
         except (ArithmeticError, ValueError):
             if on_floats:
                 return  # the generated code falls back to perform where a Python-float rule raises

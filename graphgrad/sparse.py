@@ -25,6 +25,10 @@ class RowSparse(NamedTuple):
     rows: np.ndarray
     shape: tuple[int, ...]
 
+    def copy(self) -> "RowSparse":
+        """A copy holding its own arrays."""
+        return RowSparse(self.indices.copy(), self.rows.copy(), self.shape)
+
     def full_rows(self) -> np.ndarray:
         """``rows`` with one row per index (a read-only view when they are broadcast)."""
         return np.broadcast_to(self.rows, (len(self.indices),) + self.shape[1:])

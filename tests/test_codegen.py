@@ -129,3 +129,24 @@ def test_bags_proved_increasing_skip_the_repeat_test_and_the_unsigned_view() -> 
         f(np.int32(0), 1.0)
         np.testing.assert_allclose(W.get_value(), dense_reference(W0, w0, ids_flat[0:3].astype(np.intp), 1.0, 0.5),
                                    rtol=1e-12)
+
+
+def test_a_returned_row_sparse_value_never_shares_a_bag_with_later_calls() -> None:
+    # Regression (review): the indices of a returned row gradient were the reused view of a bag.
+    i = gg.iscalar("i")
+    W = gg.shared(np.ones((10, 2)), name="W")
+    ix = gg.bag(gg.as_tensor(np.array([1, 5, 8, 2, 3], "int64")), gg.as_tensor(np.array([0, 3, 5])), i)
+    f = gg.function([i], gg.grad(gg.take(W, ix).sum(), W))
+    first = f(np.int32(0))
+    first.indices.shape = (3, 1)
+    assert f(np.int32(0)).indices.shape == (3,)
+
+
+def test_expand_dims_without_new_axes_keeps_a_matrix() -> None:
+    # Regression (review): the reshape shortcut for vectors turned any 2-D result into a column.
+    M = gg.matrix("M", "float64")
+    m = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(gg.function([M], gg.expand_dims(M, ()))(m), m)
+    v = gg.vector("v", "float64")
+    assert gg.function([v], gg.expand_dims(v, 0))(np.ones(3)).shape == (1, 3)
+    assert gg.function([v], gg.expand_dims(v, 1))(np.ones(3)).shape == (3, 1)

@@ -55,7 +55,7 @@ class Reshape(Op):
 
     def py_expr(self, node: Apply, args: Sequence[str]) -> str:
         if self.newshape == (-1,):
-            return f"{args[0]}.ravel()"  # the same array, a third of reshape's call overhead
+            return f"{args[0]}.ravel()"  # a third of reshape's call overhead (a copy if x is strided)
         return f"{args[0]}.reshape({self.newshape!r})"
 
     def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
@@ -123,7 +123,7 @@ class ExpandDims(Op):
 
     def py_expr(self, node: Apply, args: Sequence[str]) -> str:
         ndim = node.outputs[0].ndim
-        if ndim == 2:  # a vector as a row or a column: reshape costs two thirds of indexing
+        if ndim == 2 and node.inputs[0].ndim == 1:  # a vector as a row or a column: reshape costs less
             return f"{args[0]}.reshape({'1, -1' if self.axes == (0,) else '-1, 1'})"
         return f"{args[0]}[{', '.join('None' if k in self.axes else ':' for k in range(ndim))}]"
 
