@@ -44,7 +44,7 @@ from models.sentiment import DEFAULT_LR, Config, SentimentNet, initial_weights, 
 from models.vocab import Vocabulary  # noqa: E402
 
 Step = Callable[..., Any]
-#: Reviews per timed call of each implementation: about a tenth of a second each.
+#: Reviews per timed call of each implementation: a few hundredths of a second to a tenth each.
 CHUNKS = {"graphgrad": 2500, "numpy": 2500, "lesson loop": 100, "loop, float32": 150, "dense": 20}
 
 
@@ -89,7 +89,7 @@ def per_review(corpus: imdb.Corpus, reps: int, chunks: dict[str, int]) -> dict[s
     graphgrad and of NumpySentiment from the same weights in the same order.
 
     The machine's speed drifts over seconds, so each repetition runs every implementation on its
-    next ``chunks[name]`` reviews (a tenth of a second or so) in turn, and each implementation's
+    next ``chunks[name]`` reviews in turn, and each implementation's
     speed relative to graphgrad is the median over repetitions of the ratio within a repetition.
     """
     config = Config()
@@ -103,13 +103,14 @@ def per_review(corpus: imdb.Corpus, reps: int, chunks: dict[str, int]) -> dict[s
 
     accuracy = {}
     model = SentimentNet(corpus.vocab, config, {k: v.copy() for k, v in start.items()})
-    cycling(model.review_step(corpus.train), numbers, targets32, len(numbers))()
+    run_reviews(model.review_step(corpus.train), numbers, targets32)()
     accuracy["graphgrad"] = model.evaluate(corpus.test, progress=False)[0]
     reference = NumpySentiment(start["W0"], start["W1"], lr=config.lr)
-    cycling(reference.step, reviews, targets, len(reviews))()
+    run_reviews(reference.step, reviews, targets)()
     accuracy["numpy"] = numpy_accuracy(reference, test_reviews, corpus.test.labels)
 
     model = SentimentNet(corpus.vocab, config, {k: v.copy() for k, v in start.items()})
+    sizes = {"graphgrad": chunks["graphgrad"], "graphgrad, ids per call": chunks["graphgrad"]}
     bodies = {"graphgrad": cycling(model.review_step(corpus.train), numbers, targets32, chunks["graphgrad"]),
               "graphgrad, ids per call": cycling(model.review_step(), reviews, targets32, chunks["graphgrad"])}
     for name, cls in (("numpy", NumpySentiment), ("lesson loop", LessonLoopSentiment), ("loop, float32", LoopSentiment),
@@ -117,12 +118,12 @@ def per_review(corpus: imdb.Corpus, reps: int, chunks: dict[str, int]) -> dict[s
         reference = cls(start["W0"], start["W1"], lr=config.lr)
         # the lesson's loop takes the Python lists of ids its pre-processing made
         ids = [r.tolist() for r in reviews] if cls is LessonLoopSentiment else reviews
+        sizes[name] = chunks[name]
         bodies[name] = cycling(reference.step, ids, targets, chunks[name])
     # The dense version's vocabulary-sized products run on every core, and OpenBLAS's threads then
     # spin for a while: timed in the same rotation, that CPU time would fall on whoever runs next.
     timings = {**interleaved({k: v for k, v in bodies.items() if k != "dense"}, reps, desc="per-review"),
                **interleaved({"dense": bodies["dense"]}, max(reps // 4, 1), desc="dense")}
-    sizes = {name: chunks[name.split(",")[0] if name.startswith("graphgrad") else name] for name in bodies}
     rates = {name: {kind: [sizes[name] / s for s in timings[name][kind]["samples"]] for kind in ("wall", "cpu")}
              for name in bodies}
     relative = {name: statistics.median(g / x for g, x in zip(rates["graphgrad"]["cpu"], rates[name]["cpu"]))
@@ -291,6 +292,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--report", type=Path, help="put the Markdown section into this file")
     parser.add_argument("--plot", type=Path, help="bar chart PNG (default: next to --report)")
     args = parser.parse_args(argv)
+    if args.reps < 1 or args.epoch_reps < 1 or not args.chunk_scale > 0:
+        parser.error(f"--reps and --epoch-reps must be >= 1 and --chunk-scale > 0, got {args.reps}, "
+                     f"{args.epoch_reps} and {args.chunk_scale}")
     results: dict[str, Any] = {"command": command_line("benchmarks.sentiment_speed", argv), "machine": machine(),
                                "reps": args.reps}
     corpus = imdb.load(args.data, cache_dir=args.cache_dir)

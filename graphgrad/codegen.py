@@ -19,10 +19,10 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from .checks import input_filter, update_checker
-from .floats import (SCALAR_GLOBALS, accepts_float, constant_float, float_expr, may_raise, runs_on_floats,
-                     to_array, to_float)
+from .floats import (SCALAR_GLOBALS, accepts_float, as_float, float_expr, may_raise, runs_on_floats, to_array,
+                     to_float)
 from .graph import Apply, Constant, SharedVariable, Variable, leaves
-from .ops.indexing import Bag, Take, increasing_indices
+from .ops.indexing import Take, increasing_indices
 from .ops.reductions import sum_rows
 from .ops.shapes import ExpandDims
 from .sparse import IncRows, RowGradient, RowSparse, check_fits
@@ -47,7 +47,6 @@ class CompiledGraph(Protocol):
 #: Names the generated code (and every op's ``py_expr``) may use; debug.py evaluates expressions with them.
 GENERATED_GLOBALS: dict[str, Any] = {"_np": np, "_ndarray": np.ndarray, "_sum_rows": sum_rows, "_RowSparse": RowSparse,
                                      "_check_fits": check_fits, "_count_nonzero": np.count_nonzero,
-                                     "_bag": Bag().perform,
                                      **SCALAR_GLOBALS}
 
 
@@ -83,8 +82,7 @@ class _Source:
         self.lines.append("    " * indent + line + "\n")
 
     def dtype(self, dtype: np.dtype) -> str:
-        name = f"_dt{len(self.dtypes)}" if dtype not in self.dtypes else self.dtypes[dtype]
-        self.dtypes[dtype] = name
+        name = self.dtypes.setdefault(dtype, f"_dt{len(self.dtypes)}")
         self.namespace[name] = dtype
         return name
 
@@ -106,7 +104,7 @@ class _Source:
         if var not in self.floats:
             name = self.floats[var] = f"{self.arrays[var]}_float"
             if isinstance(var, Constant):
-                self.namespace[name] = constant_float(var)
+                self.namespace[name] = as_float(var.data)
             else:
                 self.emit(f"{name} = {to_float(self.arrays[var], var)}")
         return self.floats[var]
@@ -132,7 +130,6 @@ def _fast_check(arg: str, var: Variable, k: int) -> str:
 class _WriteBack:
     """An update ``W <- W +- row_gradient(W, ix, rows)`` whose rows ``take(W, ix)`` gathered."""
 
-    position: int
     gathered: Variable
     indices: Variable
     rows: Variable
@@ -142,6 +139,11 @@ class _WriteBack:
     @property
     def subtrahend(self) -> Variable:
         return self.rows if self.row is None else self.row
+
+    @property
+    def read_at_commit(self) -> tuple[Variable, Variable, Variable]:
+        """The values the commit reads: they must be computed, and kept as they are."""
+        return self.gathered, self.indices, self.subtrahend
 
 
 def _write_backs(fn: CompiledGraph) -> dict[int, _WriteBack]:
@@ -155,7 +157,7 @@ def _write_backs(fn: CompiledGraph) -> dict[int, _WriteBack]:
                 and (shared, sparse.inputs[1]) in gathers:
             rows = sparse.inputs[2]
             expanded = rows.owner is not None and isinstance(rows.owner.op, ExpandDims) and rows.owner.op.axes == (0,)
-            found[k] = _WriteBack(k, gathers[(shared, sparse.inputs[1])], sparse.inputs[1], rows,
+            found[k] = _WriteBack(gathers[(shared, sparse.inputs[1])], sparse.inputs[1], rows,
                                   rows.owner.inputs[0] if expanded else None, value.owner.op.sign)
     return found
 
@@ -166,7 +168,7 @@ def _live_nodes(fn: CompiledGraph, write_backs: dict[int, _WriteBack]) -> list[A
     live = set(fn.outputs)
     for k, (shared, value) in enumerate(zip(fn.shared_updated, fn.update_values)):
         if k in write_backs:
-            live |= {write_backs[k].gathered, write_backs[k].indices, write_backs[k].subtrahend}
+            live.update(write_backs[k].read_at_commit)
         else:
             live.add(value.owner.inputs[1] if is_in_place(shared, value) else value)
     nodes = []
@@ -187,7 +189,7 @@ def generate(fn: CompiledGraph) -> tuple[str, Callable]:
     """The source of ``fn``'s fast path and the function compiled from it."""
     write_backs = _write_backs(fn)
     live = _live_nodes(fn, write_backs)
-    read_at_commit = {v for w in write_backs.values() for v in (w.gathered, w.indices, w.subtrahend)}
+    read_at_commit = {v for w in write_backs.values() for v in w.read_at_commit}
     src = _Source(live, fn.overwritable - read_at_commit)
     args = [f"a{k}" for k in range(len(fn.inputs))]
     src.emit(f"{', '.join(args) + (',' if len(args) == 1 else '') if args else '()'} = args")
@@ -254,7 +256,7 @@ def _emit_float_node(src: _Source, k: int, node: Apply) -> None:
     src.emit(f"{out} = op{k}({typed})", 2)
 
 
-def _emit_update_checks(fn: CompiledGraph, src: _Source, write_backs: dict[int, "_WriteBack"]) -> list[str]:
+def _emit_update_checks(fn: CompiledGraph, src: _Source, write_backs: dict[int, _WriteBack]) -> list[str]:
     """Emit the lines that check every update value before the commit; return the commit lines."""
     commits = []
     for k, (shared, value) in enumerate(zip(fn.shared_updated, fn.update_values)):

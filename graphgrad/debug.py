@@ -21,7 +21,7 @@ from .compile import MODES, Function, Mode
 from .graph import Apply, Variable
 from .ops.elemwise import Sigmoid
 from .rewrite import stabilize_log_losses
-from .floats import float_expr, runs_on_floats
+from .floats import as_float, float_expr, runs_on_floats
 from .sparse import RowSparse
 from .types import GraphgradError, NonFiniteError, TensorType, describe_value, format_shape
 
@@ -114,15 +114,15 @@ class DebugMode(Mode):
         on_floats = runs_on_floats(node)
         if on_floats:
             expression = float_expr(node, names)
-            values = [float(np.asarray(x).reshape(-1)[0]) for x in inputs]
+            values = [as_float(x) for x in inputs]
         else:
             expression, values = node.op.py_expr(node, names), inputs
         if expression is None:
             return
+        if node not in self._globals:  # a bag's slices: made once per node, as the fast code does
+            self._globals[node] = {**GENERATED_GLOBALS, **node.op.py_globals(node)}
         try:
             with np.errstate(all="ignore"):
-                if node not in self._globals:  # a bag's slices: made once per node, as the fast code does
-                    self._globals[node] = {**GENERATED_GLOBALS, **node.op.py_globals(node)}
                 generated = eval(expression, self._globals[node], dict(zip(names, values)))  # noqa: S307
         except (ArithmeticError, ValueError):
             if on_floats:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import struct
+from typing import Any
 
 import numpy as np
 
-from .graph import Apply, Constant, Variable
+from .graph import Apply, Variable
 from .ops.elemwise import (Abs, Add, Exp, Log, Log1p, Maximum, Minimum, Mul, Neg, Sigmoid, SigmoidGrad,
                            Softplus, Sqrt, Sub, Tanh, TrueDiv)
 
@@ -59,14 +60,10 @@ SCALAR_GLOBALS = {"_empty": np.empty, "_exp": math.exp, "_log": math.log, "_log1
                   "_pack_f16": struct.Struct("e").pack, "_unpack_f16": struct.Struct("e").unpack}
 
 
-def _size_one_float(var: Variable) -> bool:
-    shape = getattr(var.type, "shape", None)
-    return shape is not None and all(d == 1 for d in shape) and var.dtype in ROUNDING
-
-
 def runs_on_floats(node: Apply) -> bool:
     """Whether the generated code computes ``node`` on Python floats."""
-    return type(node.op) in RULES and all(_size_one_float(v) for v in (*node.inputs, *node.outputs))
+    return type(node.op) in RULES and all(v.type.one_element and v.dtype in ROUNDING
+                                          for v in (*node.inputs, *node.outputs))
 
 
 def float_expr(node: Apply, args: list[str]) -> str:
@@ -84,9 +81,9 @@ def to_float(array: str, var: Variable) -> str:
     return f"float({array})" if var.ndim == 0 else f"{array}.item()"
 
 
-def constant_float(var: Constant) -> float:
-    """A size-one constant's value as a Python float."""
-    return float(np.asarray(var.data).reshape(-1)[0])
+def as_float(value: Any) -> float:
+    """A one-element value (array, numpy or Python number) as a Python float."""
+    return float(np.asarray(value).reshape(-1)[0])
 
 
 def to_array(name: str, var: Variable, dtype_name: str) -> list[str]:

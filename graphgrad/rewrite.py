@@ -219,11 +219,6 @@ def outer_products(outputs: Sequence[Variable]) -> list[Variable]:
     return clone_graph(outputs, rebuild=rebuild)
 
 
-def _size_one(var: Variable) -> bool:
-    shape = getattr(var.type, "shape", None)
-    return shape is not None and all(d == 1 for d in shape)
-
-
 def _with_factor(x: Variable, s: Variable) -> Variable | None:
     """``x * s`` for a size-one ``s``, multiplied into a size-one factor of the product (or dot)
     that makes ``x``, looking through shape-only ops; None when ``x`` has no such factor."""
@@ -234,7 +229,7 @@ def _with_factor(x: Variable, s: Variable) -> Variable | None:
     if isinstance(_owner_op(x), Mul | Dot):
         a, b = x.owner.inputs
         for k, factor in ((1, b), (0, a)):
-            if _size_one(factor) and not _size_one(x.owner.inputs[1 - k]) and factor.dtype == x.dtype:
+            if factor.type.one_element and not x.owner.inputs[1 - k].type.one_element and factor.dtype == x.dtype:
                 scaled = factor * s
                 if scaled.type != factor.type:
                     continue  # a larger rank would change the product's shape, a narrower dtype its precision
@@ -256,7 +251,7 @@ def gather_scalar_factors(outputs: Sequence[Variable]) -> list[Variable]:
         if isinstance(node.op, Mul):
             for x, s in (inputs, inputs[::-1]):
                 # every factor of the output's dtype: t * s is then computed as precisely as before
-                if _size_one(s) and not _size_one(x) and x.dtype == s.dtype == node.outputs[0].dtype:
+                if s.type.one_element and not x.type.one_element and x.dtype == s.dtype == node.outputs[0].dtype:
                     gathered = _with_factor(x, s)
                     if gathered is not None and gathered.type == node.outputs[0].type:
                         return [gathered]

@@ -51,6 +51,11 @@ class StaticType:
         """Number of dimensions."""
         return len(self.shape)
 
+    @property
+    def one_element(self) -> bool:
+        """Whether every dim is known to be 1 (a scalar, or (1,), (1, 1), ...)."""
+        return all(d == 1 for d in self.shape)
+
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.dtype == self.dtype and other.shape == self.shape
 

@@ -134,7 +134,8 @@ class SentimentNet:
             ids = first = gg.ivector("ids")
         else:
             first = gg.iscalar("review")
-            ids = gg.bag(gg.as_tensor(split.ids), gg.as_tensor(split.offsets), first)
+            ids = gg.bag(gg.as_tensor(split.ids, name="review_ids"), gg.as_tensor(split.offsets, name="review_offsets"),
+                         first)
         p = self._probability(gg.take(self.W0, ids).sum(axis=0), self.W1)
         return self._compile_step([first, target], p, gg.binary_crossentropy(p, target).sum())
 

@@ -284,16 +284,18 @@ class Bag(Op):
         if not increasing_indices(node.outputs[0]):
             return None  # perform checks the offsets
         ids, offsets, i = args
+        views = _views_name(node)
         # Bags proved sound when compiling and sliced once (see py_globals); a negative i would wrap,
         # so it goes to perform, which raises, as it does one past the end.
-        return f"({_views_name(node)}[{i}] if {i} >= 0 else _bag({ids}, {offsets}, {i}))"
+        return f"({views}[{i}] if {i} >= 0 else {views}_perform({ids}, {offsets}, {i}))"
 
     def py_globals(self, node: Apply) -> dict[str, Any]:
         if not increasing_indices(node.outputs[0]):
             return {}
         ids, offsets = (v.data for v in node.inputs[:2])
         bounds = offsets.tolist()
-        return {_views_name(node): [ids[start:stop] for start, stop in zip(bounds, bounds[1:])]}
+        views = _views_name(node)
+        return {views: [ids[start:stop] for start, stop in zip(bounds, bounds[1:])], f"{views}_perform": self.perform}
 
     def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
              g_outputs: Sequence[Variable]) -> list:
